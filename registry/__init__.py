@@ -1,0 +1,1 @@
+"""The authority side: storage, authoritative answers, writes, permissions, authentication."""

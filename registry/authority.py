@@ -1,0 +1,381 @@
+"""The authority node's core: authoritative answers and writes for the prefixes homed here.
+
+A handle ``P/S`` is answered here only if prefix ``P`` is homed here; a prefix record
+``0.NA/P`` if ``P`` or one of its ancestors is homed here (a node keeps the delegation
+records of the tiers below it). Anything else is RC 301 (not responsible).
+
+Each write is one store transaction: it reads the current record, checks permissions,
+validates, and writes, so a failed write leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from registry.auth import verify_secret
+from registry.permissions import Authorizer, governing_handle
+from registry.storage.base import ReadTxn, Store, StoredRecord, WriteTxn
+from resolver.codes import ResponseCode
+from resolver.errors import (
+    AuthenticationNeeded,
+    HandleAlreadyExists,
+    HandleNotFound,
+    InsufficientPermissions,
+    InvalidHandle,
+    InvalidValue,
+    NotResponsible,
+    ValueAlreadyExists,
+    ValuesNotFound,
+)
+from resolver.handle import is_prefix_record, normalise, parent_prefix, parse, prefix_record
+from resolver.message import Answer, Credentials, Identity, Query
+from resolver.typed_data import AdminPerm as P
+from resolver.values import ADMIN_READ, HS_ADMIN, HandleValue, select
+
+
+@dataclass(frozen=True, slots=True)
+class RecordLimits:
+    """Bounds on what one record may hold (config section ``[limits]``)."""
+
+    max_values: int = 1000
+    max_value_bytes: int = 65_536
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    handle: str
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class HandleList:
+    total: int
+    handles: list[str]
+
+
+def _perm_for(value: HandleValue, admin: P, other: P) -> P:
+    return admin if value.type.upper() == HS_ADMIN else other
+
+
+class Authority:
+    """Terminal stage for the prefixes homed on this node."""
+
+    def __init__(
+        self,
+        store: Store,
+        authorizer: Authorizer,
+        limits: RecordLimits = RecordLimits(),
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.authorizer = authorizer
+        self.limits = limits
+        self.clock = clock
+
+    # --- shared checks ---------------------------------------------------------------------
+
+    @staticmethod
+    def _responsible(txn: ReadTxn, handle: str) -> tuple[str, str]:
+        prefix, suffix = parse(handle)
+        if is_prefix_record(prefix):
+            parse(f"{suffix}/x")  # a prefix record names a valid prefix
+            candidate: str | None = suffix
+            while candidate is not None:
+                if txn.is_homed(normalise(candidate)):
+                    return prefix, suffix
+                candidate = parent_prefix(candidate)
+        elif txn.is_homed(normalise(prefix)):
+            return prefix, suffix
+        raise NotResponsible(f"prefix {prefix} is not homed on this server", handle=handle)
+
+    def _require(
+        self,
+        txn: ReadTxn,
+        identity: Identity | None,
+        perm: P,
+        handle: str,
+        record: StoredRecord | None,
+    ) -> None:
+        if identity is None:
+            raise AuthenticationNeeded(handle=handle)
+        governing = governing_handle(handle)
+        records = [record, txn.get(normalise(governing)) if governing else None]
+        if not self.authorizer.allowed(txn, identity, perm, records):
+            raise InsufficientPermissions(
+                f"{identity} lacks {perm.name} on {handle}", handle=handle
+            )
+
+    def _check_values(self, handle: str, values: Sequence[HandleValue]) -> None:
+        seen: set[int] = set()
+        for v in values:
+            if v.index in seen:
+                raise ValueAlreadyExists(f"index {v.index} appears twice", handle=handle)
+            seen.add(v.index)
+            if len(v.data) > self.limits.max_value_bytes:
+                raise InvalidValue(
+                    f"value {v.index} is {len(v.data)} bytes, "
+                    f"more than {self.limits.max_value_bytes}",
+                    handle=handle,
+                )
+        if len(values) > self.limits.max_values:
+            raise InvalidValue(
+                f"{len(values)} values, more than the limit of {self.limits.max_values}",
+                handle=handle,
+            )
+
+    # --- reads -----------------------------------------------------------------------------
+
+    async def authenticate(self, creds: Credentials) -> Identity:
+        """:raises AuthenticationFailed: if the secret does not match."""
+        return await self.store.read(lambda txn: verify_secret(txn, creds))
+
+    async def resolve(self, query: Query) -> Answer:
+        """Authoritative resolution.
+
+        :raises InvalidHandle, NotResponsible, HandleNotFound, AuthenticationNeeded:
+        """
+
+        def run(txn: ReadTxn) -> Answer:
+            self._responsible(txn, query.handle)
+            record = txn.get(normalise(query.handle))
+            if record is None:
+                raise HandleNotFound(handle=query.handle)
+            chosen = select(record.values, query.types, query.indexes)
+            if any(not v.public for v in chosen):
+                if query.public_only:
+                    chosen = [v for v in chosen if v.public]
+                elif query.identity is None:
+                    raise AuthenticationNeeded(
+                        "authentication needed to read restricted values", handle=query.handle
+                    )
+                else:
+                    governing = governing_handle(query.handle)
+                    records = [record, txn.get(normalise(governing)) if governing else None]
+                    may_read = self.authorizer.allowed(
+                        txn, query.identity, P.READ_VALUE, records
+                    )
+                    chosen = [
+                        v for v in chosen if v.public or (may_read and v.permissions & ADMIN_READ)
+                    ]
+            if not chosen and record.values:
+                return Answer(query.handle, [], ResponseCode.VALUES_NOT_FOUND)
+            return Answer(query.handle, chosen)
+
+        return await self.store.read(run)
+
+    async def list_handles(
+        self, prefix: str, identity: Identity | None, page: int, page_size: int
+    ) -> HandleList:
+        """Handles under ``prefix`` (``88.118.8`` or ``0.NA/88.118.8``); needs LIST_HANDLES.
+
+        ``page_size < 0`` lists everything; ``page_size == 0`` only counts.
+        """
+        bare = prefix[5:] if normalise(prefix).startswith("0.NA/") else prefix
+        try:
+            parse(f"{bare}/x")
+        except InvalidHandle as exc:
+            raise InvalidHandle(exc.rule, f"invalid prefix: {exc.message}") from exc
+        na = prefix_record(bare)
+
+        def run(txn: ReadTxn) -> HandleList:
+            self._responsible(txn, f"{bare}/x")
+            self._require(txn, identity, P.LIST_HANDLES, na, txn.get(normalise(na)))
+            key = normalise(bare)
+            total = txn.count_handles(key)
+            if page_size < 0:
+                return HandleList(total, txn.list_handles(key, 0, total))
+            return HandleList(total, txn.list_handles(key, page * page_size, page_size))
+
+        return await self.store.read(run)
+
+    async def homed(self) -> list[str]:
+        return await self.store.read(lambda txn: txn.homed_prefixes())
+
+    # --- writes ----------------------------------------------------------------------------
+
+    def _stamp(self, values: Sequence[HandleValue]) -> list[HandleValue]:
+        now = int(self.clock())
+        return sorted((v.stamped(now) for v in values), key=lambda v: v.index)
+
+    async def create(
+        self,
+        handle: str,
+        values: Sequence[HandleValue],
+        identity: Identity | None,
+        *,
+        overwrite: bool,
+        mint: bool = False,
+    ) -> WriteResult:
+        """Create a record, or replace it whole when ``overwrite`` (PUT without ``index``).
+
+        With ``mint`` the handle is a stem to which a fresh UUID is appended.
+        """
+        self._check_values(handle, values)
+
+        def run(txn: WriteTxn) -> WriteResult:
+            target = handle
+            if mint:
+                target = f"{handle}{uuid.uuid4()}"
+                while txn.get(normalise(target)) is not None:
+                    target = f"{handle}{uuid.uuid4()}"
+            prefix, _ = self._responsible(txn, target)
+            key = normalise(target)
+            existing = txn.get(key)
+            if existing is None:
+                perm = P.ADD_NA if is_prefix_record(prefix) else P.ADD_HANDLE
+                self._require(txn, identity, perm, target, None)
+                record = StoredRecord(target, tuple(self._stamp(values)))
+            else:
+                if not overwrite:
+                    raise HandleAlreadyExists(handle=target)
+                self._require_diff(txn, identity, target, existing, values, replace_all=True)
+                record = StoredRecord(existing.handle, tuple(self._stamp(values)))
+            txn.put(key, record, normalise(prefix), created=existing is None)
+            return WriteResult(target, existing is None)
+
+        return await self.store.write(run, actor=str(identity) if identity else None)
+
+    def _require_diff(
+        self,
+        txn: ReadTxn,
+        identity: Identity | None,
+        handle: str,
+        existing: StoredRecord,
+        values: Sequence[HandleValue],
+        *,
+        replace_all: bool,
+    ) -> None:
+        """Check the permissions a change of values needs (add, modify, remove; admin or not)."""
+        old = existing.by_index()
+        new_indexes = {v.index for v in values}
+        needed: set[P] = set()
+        for v in values:
+            prev = old.get(v.index)
+            if prev is None:
+                needed.add(_perm_for(v, P.ADD_ADMIN, P.ADD_VALUE))
+            elif (prev.type, prev.data, prev.ttl, prev.ttl_type, prev.permissions, prev.references) != (
+                v.type, v.data, v.ttl, v.ttl_type, v.permissions, v.references
+            ):
+                needed.add(_perm_for(prev, P.MODIFY_ADMIN, P.MODIFY_VALUE))
+                if (prev.type.upper() == HS_ADMIN) != (v.type.upper() == HS_ADMIN):
+                    needed.add(_perm_for(v, P.MODIFY_ADMIN, P.MODIFY_VALUE))
+        if replace_all:
+            for index, prev in old.items():
+                if index not in new_indexes:
+                    needed.add(_perm_for(prev, P.REMOVE_ADMIN, P.REMOVE_VALUE))
+        for perm in sorted(needed):
+            self._require(txn, identity, perm, handle, existing)
+
+    async def put_values(
+        self,
+        handle: str,
+        values: Sequence[HandleValue],
+        identity: Identity | None,
+        *,
+        overwrite: bool,
+    ) -> WriteResult:
+        """Add values, or replace those at the same index when ``overwrite`` (PUT ?index=)."""
+        self._check_values(handle, values)
+
+        def run(txn: WriteTxn) -> WriteResult:
+            prefix, _ = self._responsible(txn, handle)
+            key = normalise(handle)
+            existing = txn.get(key)
+            if existing is None:
+                raise HandleNotFound(handle=handle)
+            current = existing.by_index()
+            clashes = [v.index for v in values if v.index in current]
+            if clashes and not overwrite:
+                raise ValueAlreadyExists(f"index {clashes[0]} already exists", handle=handle)
+            self._require_diff(txn, identity, handle, existing, values, replace_all=False)
+            for v in self._stamp(values):
+                current[v.index] = v
+            merged = sorted(current.values(), key=lambda v: v.index)
+            if len(merged) > self.limits.max_values:
+                raise InvalidValue(
+                    f"record would hold {len(merged)} values, more than {self.limits.max_values}",
+                    handle=handle,
+                )
+            record = StoredRecord(existing.handle, tuple(merged))
+            txn.put(key, record, normalise(prefix), created=False)
+            return WriteResult(existing.handle, not clashes)
+
+        return await self.store.write(run, actor=str(identity) if identity else None)
+
+    async def remove_values(
+        self, handle: str, indexes: Sequence[int], identity: Identity | None
+    ) -> WriteResult:
+        """Remove the values at ``indexes``; all must exist (else RC 200, nothing removed)."""
+
+        def run(txn: WriteTxn) -> WriteResult:
+            prefix, _ = self._responsible(txn, handle)
+            key = normalise(handle)
+            existing = txn.get(key)
+            if existing is None:
+                raise HandleNotFound(handle=handle)
+            current = existing.by_index()
+            missing = [i for i in indexes if i not in current]
+            if missing:
+                raise ValuesNotFound(f"no value at index {missing[0]}", handle=handle)
+            for perm in {_perm_for(current[i], P.REMOVE_ADMIN, P.REMOVE_VALUE) for i in indexes}:
+                self._require(txn, identity, perm, handle, existing)
+            kept = tuple(v for v in existing.values if v.index not in set(indexes))
+            txn.put(key, StoredRecord(existing.handle, kept), normalise(prefix), created=False)
+            return WriteResult(existing.handle, False)
+
+        return await self.store.write(run, actor=str(identity) if identity else None)
+
+    async def delete(self, handle: str, identity: Identity | None) -> WriteResult:
+        """Delete a whole record (allowed even if its prefix is no longer homed, as CNRI does)."""
+        prefix, _ = parse(handle)
+
+        def run(txn: WriteTxn) -> WriteResult:
+            key = normalise(handle)
+            existing = txn.get(key)
+            if existing is None:
+                raise HandleNotFound(handle=handle)
+            perm = P.DELETE_NA if is_prefix_record(prefix) else P.DELETE_HANDLE
+            self._require(txn, identity, perm, handle, existing)
+            txn.delete(key, existing.handle)
+            return WriteResult(existing.handle, False)
+
+        return await self.store.write(run, actor=str(identity) if identity else None)
+
+    async def home_configured(self, prefixes: Sequence[str]) -> None:
+        """Home the prefixes a node's configuration lists (Handle.Net's auto-homed prefixes)."""
+        for prefix in prefixes:
+            parse(f"{prefix}/x")
+
+        def run(txn: WriteTxn) -> None:
+            for prefix in prefixes:
+                if not txn.is_homed(normalise(prefix)):
+                    txn.home(normalise(prefix), prefix)
+
+        await self.store.write(run, actor="config")
+
+    async def home(self, prefix: str, identity: Identity | None) -> None:
+        """Home a prefix here (server admins only, as HOME_NA on Handle.Net)."""
+        parse(f"{prefix}/x")
+        self._require_server_admin(identity, prefix)
+        await self.store.write(lambda txn: txn.home(normalise(prefix), prefix), actor=str(identity))
+
+    async def unhome(self, prefix: str, identity: Identity | None) -> None:
+        parse(f"{prefix}/x")
+        self._require_server_admin(identity, prefix)
+
+        def run(txn: WriteTxn) -> None:
+            if not txn.is_homed(normalise(prefix)):
+                raise NotResponsible(f"prefix {prefix} is not homed on this server")
+            txn.unhome(normalise(prefix))
+
+        await self.store.write(run, actor=str(identity))
+
+    def _require_server_admin(self, identity: Identity | None, prefix: str) -> None:
+        if identity is None:
+            raise AuthenticationNeeded()
+        if not self.authorizer.is_server_admin(identity):
+            raise InsufficientPermissions(f"{identity} is not a server admin; cannot home {prefix}")
+

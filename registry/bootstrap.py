@@ -1,0 +1,61 @@
+"""Bringing a prefix up on a fresh node, before anyone can authenticate to it.
+
+``bootstrap_prefix`` writes the prefix record ``0.NA/<prefix>`` straight into the store:
+an HS_ADMIN value naming ``300:0.NA/<prefix>`` with every permission, that identity's
+HS_SECKEY (not publicly readable), and optionally the HS_SITE saying where the prefix is
+served. It also homes the prefix. This is what ``tierid init`` and the demo do; after it,
+everything goes through authenticated writes.
+"""
+
+from __future__ import annotations
+
+import time
+
+from registry.storage.base import Store, StoredRecord, WriteTxn
+from resolver.handle import normalise, parse, prefix_record
+from resolver.typed_data import ALL_ADMIN_PERMS, AdminRef, Interface, Server, SiteInfo
+from resolver.values import ADMIN_READ, ADMIN_WRITE, HS_ADMIN, HS_SECKEY, HS_SITE, HandleValue
+
+ADMIN_INDEX = 300
+PROTO_HTTP, PROTO_HTTPS = 2, 3
+
+
+def http_site(host: str, port: int, *, https: bool = False, primary: bool = True) -> SiteInfo:
+    """A one-server site reachable over the HTTP(S) API (query and admin)."""
+    iface = Interface(3, PROTO_HTTPS if https else PROTO_HTTP, port)
+    return SiteInfo(primary=primary, servers=(Server(1, host, b"", (iface,)),))
+
+
+def prefix_record_values(prefix: str, secret: bytes, site: SiteInfo | None) -> list[HandleValue]:
+    na = prefix_record(prefix)
+    values = [
+        HandleValue(100, HS_ADMIN, AdminRef(na, ADMIN_INDEX, ALL_ADMIN_PERMS).to_wire()),
+        HandleValue(ADMIN_INDEX, HS_SECKEY, secret, permissions=ADMIN_READ | ADMIN_WRITE),
+    ]
+    if site is not None:
+        values.insert(0, HandleValue(1, HS_SITE, site.to_wire()))
+    return values
+
+
+async def bootstrap_prefix(
+    store: Store, prefix: str, secret: bytes, site: SiteInfo | None = None, *, replace: bool = False
+) -> bool:
+    """Create ``0.NA/<prefix>`` with its admin identity and home the prefix.
+
+    :returns: False if the record already existed and ``replace`` was not asked.
+    """
+    parse(f"{prefix}/x")
+    na = prefix_record(prefix)
+    now = int(time.time())
+
+    def run(txn: WriteTxn) -> bool:
+        if not txn.is_homed(normalise(prefix)):
+            txn.home(normalise(prefix), prefix)
+        existing = txn.get(normalise(na))
+        if existing is not None and not replace:
+            return False
+        values = tuple(v.stamped(now) for v in prefix_record_values(prefix, secret, site))
+        txn.put(normalise(na), StoredRecord(na, values), "0.NA", created=existing is None)
+        return True
+
+    return await store.write(run, actor="bootstrap")

@@ -1,0 +1,120 @@
+"""Handle.Net-compatible admin routes: PUT/DELETE ``/api/handles/{id}``, the
+``?prefix=`` listing, and ``/api/prefixes`` (list, home, unhome)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from registry.authority import Authority
+from resolver.errors import InvalidValue, ProtocolError
+from resolver.faces.http_common import (
+    flag,
+    identity_of,
+    int_param,
+    int_params,
+    json_body,
+    json_response,
+    path_handle,
+)
+from resolver.handle import normalise
+from resolver.json_values import value_from_json
+from resolver.values import HandleValue
+
+
+def values_from_body(body: Any, handle: str, max_data_bytes: int) -> list[HandleValue]:
+    """Accept an array of values, ``{"values": [...]}`` (whose ``handle`` must match), or one
+    value object, as Handle.Net 8.1.1+ does.
+
+    :raises InvalidValue, ProtocolError:
+    """
+    if isinstance(body, dict) and "values" in body:
+        named = body.get("handle")
+        if named is not None and (not isinstance(named, str) or normalise(named) != normalise(handle)):
+            raise ProtocolError("handle in the body does not match the handle in the path")
+        items = body["values"]
+    elif isinstance(body, dict) and {"index", "type", "data"} <= body.keys():
+        items = [body]
+    else:
+        items = body
+    if not isinstance(items, list):
+        raise ProtocolError("body must be an array of values, {values: [...]}, or one value")
+    return [value_from_json(item, max_data_bytes=max_data_bytes) for item in items]
+
+
+class AdminRoutes:
+    def __init__(self, authority: Authority) -> None:
+        self.authority = authority
+
+    def add_to(self, app: web.Application) -> None:
+        app.router.add_route("GET", "/api/handles", self.list_handles)
+        app.router.add_route("PUT", "/api/handles/{tail:.+}", self.put_handle)
+        app.router.add_route("DELETE", "/api/handles/{tail:.+}", self.delete_handle)
+        app.router.add_route("GET", "/api/prefixes", self.list_prefixes)
+        app.router.add_route("POST", "/api/prefixes/{tail:.+}", self.home_prefix)
+        app.router.add_route("DELETE", "/api/prefixes/{tail:.+}", self.unhome_prefix)
+
+    async def put_handle(self, request: web.Request) -> web.Response:
+        handle = path_handle(request, "/api/handles/")
+        identity = await identity_of(request)
+        body = await json_body(request)
+        values = values_from_body(body, handle, self.authority.limits.max_value_bytes)
+        overwrite = flag(request, "overwrite", default=True)
+        various = request.query.get("index") == "various"
+        indexes = () if various else int_params(request, "index")
+        if various or indexes:
+            if not various and set(indexes) != {v.index for v in values}:
+                raise InvalidValue("indexes in the query do not match the indexes in the body")
+            result = await self.authority.put_values(handle, values, identity, overwrite=overwrite)
+        else:
+            result = await self.authority.create(
+                handle, values, identity, overwrite=overwrite, mint=flag(request, "mintNewSuffix")
+            )
+        shown = result.handle if flag(request, "mintNewSuffix") else handle
+        return json_response({"responseCode": 1, "handle": shown}, 201 if result.created else 200)
+
+    async def delete_handle(self, request: web.Request) -> web.Response:
+        handle = path_handle(request, "/api/handles/")
+        identity = await identity_of(request)
+        indexes = int_params(request, "index")
+        if indexes:
+            await self.authority.remove_values(handle, indexes, identity)
+        else:
+            await self.authority.delete(handle, identity)
+        return json_response({"responseCode": 1, "handle": handle})
+
+    async def list_handles(self, request: web.Request) -> web.Response:
+        prefix = request.query.get("prefix")
+        if not prefix:
+            raise ProtocolError("listing needs ?prefix=")
+        identity = await identity_of(request)
+        page = int_param(request, "page", -1)
+        page_size = int_param(request, "pageSize", -1)
+        paging = page >= 0 and page_size >= 0
+        listing = await self.authority.list_handles(
+            prefix, identity, page if paging else 0, page_size if paging else -1
+        )
+        body: dict[str, Any] = {"responseCode": 1, "prefix": prefix, "totalCount": str(listing.total)}
+        if paging:
+            body["page"] = page
+            body["pageSize"] = page_size
+        body["handles"] = listing.handles
+        return json_response(body, pretty=flag(request, "pretty"))
+
+    async def list_prefixes(self, request: web.Request) -> web.Response:
+        prefixes = await self.authority.homed()
+        return json_response(
+            {"responseCode": 1, "totalCount": str(len(prefixes)), "prefixes": prefixes},
+            pretty=flag(request, "pretty"),
+        )
+
+    async def home_prefix(self, request: web.Request) -> web.Response:
+        prefix = path_handle(request, "/api/prefixes/")
+        await self.authority.home(prefix, await identity_of(request))
+        return json_response({"responseCode": 1, "prefix": prefix})
+
+    async def unhome_prefix(self, request: web.Request) -> web.Response:
+        prefix = path_handle(request, "/api/prefixes/")
+        await self.authority.unhome(prefix, await identity_of(request))
+        return json_response({"responseCode": 1, "prefix": prefix})

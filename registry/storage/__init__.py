@@ -1,0 +1,1 @@
+"""One store interface (``base``) and its backends."""

@@ -1,0 +1,77 @@
+"""The store interface every backend implements.
+
+Logic that must be atomic (read a record, check permissions, write) runs as a plain
+function inside one transaction: ``await store.write(fn)`` calls ``fn(txn)`` off the event
+loop, commits if it returns and rolls back if it raises. Every mutation through a
+:class:`WriteTxn` appends to the change log in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+from resolver.values import HandleValue
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRecord:
+    """A record as stored: the spelling it was created with, and its values in index order."""
+
+    handle: str
+    values: tuple[HandleValue, ...]
+
+    def by_index(self) -> dict[int, HandleValue]:
+        return {v.index: v for v in self.values}
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One entry of the change log: the basis for mirrors, invalidation and audit."""
+
+    seq: int
+    at: int
+    op: str  # "create" | "update" | "delete" | "home" | "unhome"
+    key: str
+    handle: str
+    values: tuple[HandleValue, ...] | None
+    actor: str | None
+
+
+class ReadTxn(Protocol):
+    def get(self, key: str) -> StoredRecord | None: ...
+
+    def list_handles(self, prefix_key: str, offset: int, limit: int) -> list[str]: ...
+
+    def count_handles(self, prefix_key: str) -> int: ...
+
+    def homed_prefixes(self) -> list[str]: ...
+
+    def is_homed(self, prefix_key: str) -> bool: ...
+
+
+class WriteTxn(ReadTxn, Protocol):
+    def put(self, key: str, record: StoredRecord, prefix_key: str, *, created: bool) -> None: ...
+
+    def delete(self, key: str, handle: str) -> None: ...
+
+    def home(self, prefix_key: str, prefix: str) -> None: ...
+
+    def unhome(self, prefix_key: str) -> None: ...
+
+
+class Store(Protocol):
+    async def open(self) -> None: ...
+
+    async def read(self, fn: Callable[[ReadTxn], T]) -> T: ...
+
+    async def write(self, fn: Callable[[WriteTxn], T], actor: str | None = None) -> T: ...
+
+    async def changes_since(self, seq: int, limit: int = 1000) -> Sequence[Change]: ...
+
+    async def last_seq(self) -> int: ...
+
+    def close(self) -> Awaitable[None]: ...

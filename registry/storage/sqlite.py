@@ -1,0 +1,225 @@
+"""The embedded store: SQLite in WAL mode.
+
+One writer thread owns the only write connection, so writes are serialised without locks
+and never block the event loop; readers use their own connections on a small thread pool
+and see the last committed state (WAL snapshots). ``synchronous=FULL`` makes a commit
+durable before the write is acknowledged, so an acknowledged write survives ``kill -9``
+and power loss alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar
+
+import msgpack
+
+from registry.storage.base import Change, ReadTxn, StoredRecord, WriteTxn
+from resolver.values import HandleValue
+
+T = TypeVar("T")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS handles (
+    key        TEXT PRIMARY KEY,   -- ASCII upper-cased identifier: the matching key
+    handle     TEXT NOT NULL,      -- spelling at creation
+    prefix_key TEXT NOT NULL,      -- upper-cased prefix, for listing
+    record     BLOB NOT NULL       -- msgpack list of value tuples
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS handles_by_prefix ON handles(prefix_key, key);
+CREATE TABLE IF NOT EXISTS changes (
+    seq    INTEGER PRIMARY KEY AUTOINCREMENT,
+    at     INTEGER NOT NULL,
+    op     TEXT NOT NULL,
+    key    TEXT NOT NULL,
+    handle TEXT NOT NULL,
+    record BLOB,                   -- values after the change; NULL for delete/unhome
+    actor  TEXT
+);
+CREATE TABLE IF NOT EXISTS homed (
+    prefix_key TEXT PRIMARY KEY,
+    prefix     TEXT NOT NULL
+) WITHOUT ROWID;
+"""
+
+
+def pack_values(values: Sequence[HandleValue]) -> bytes:
+    return msgpack.packb([v.to_tuple() for v in values], use_bin_type=True)
+
+
+def unpack_values(blob: bytes) -> tuple[HandleValue, ...]:
+    return tuple(HandleValue.from_tuple(t) for t in msgpack.unpackb(blob, raw=False))
+
+
+class _Reader:
+    """ReadTxn over one connection."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def get(self, key: str) -> StoredRecord | None:
+        row = self.conn.execute("SELECT handle, record FROM handles WHERE key = ?", (key,)).fetchone()
+        return None if row is None else StoredRecord(row[0], unpack_values(row[1]))
+
+    def list_handles(self, prefix_key: str, offset: int, limit: int) -> list[str]:
+        rows = self.conn.execute(
+            "SELECT handle FROM handles WHERE prefix_key = ? ORDER BY key LIMIT ? OFFSET ?",
+            (prefix_key, limit, offset),
+        )
+        return [r[0] for r in rows]
+
+    def count_handles(self, prefix_key: str) -> int:
+        row = self.conn.execute(
+            "SELECT count(*) FROM handles WHERE prefix_key = ?", (prefix_key,)
+        ).fetchone()
+        return int(row[0])
+
+    def homed_prefixes(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT prefix FROM homed ORDER BY prefix_key")]
+
+    def is_homed(self, prefix_key: str) -> bool:
+        row = self.conn.execute("SELECT 1 FROM homed WHERE prefix_key = ?", (prefix_key,))
+        return row.fetchone() is not None
+
+
+class _Writer(_Reader):
+    """WriteTxn: every mutation also appends to the change log."""
+
+    def __init__(self, conn: sqlite3.Connection, actor: str | None) -> None:
+        super().__init__(conn)
+        self.actor = actor
+        self.now = int(time.time())
+
+    def _log(self, op: str, key: str, handle: str, blob: bytes | None) -> None:
+        self.conn.execute(
+            "INSERT INTO changes (at, op, key, handle, record, actor) VALUES (?, ?, ?, ?, ?, ?)",
+            (self.now, op, key, handle, blob, self.actor),
+        )
+
+    def put(self, key: str, record: StoredRecord, prefix_key: str, *, created: bool) -> None:
+        blob = pack_values(record.values)
+        self.conn.execute(
+            "INSERT INTO handles (key, handle, prefix_key, record) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET record = excluded.record",
+            (key, record.handle, prefix_key, blob),
+        )
+        self._log("create" if created else "update", key, record.handle, blob)
+
+    def delete(self, key: str, handle: str) -> None:
+        self.conn.execute("DELETE FROM handles WHERE key = ?", (key,))
+        self._log("delete", key, handle, None)
+
+    def home(self, prefix_key: str, prefix: str) -> None:
+        self.conn.execute(
+            "INSERT OR IGNORE INTO homed (prefix_key, prefix) VALUES (?, ?)", (prefix_key, prefix)
+        )
+        self._log("home", prefix_key, prefix, None)
+
+    def unhome(self, prefix_key: str) -> None:
+        self.conn.execute("DELETE FROM homed WHERE prefix_key = ?", (prefix_key,))
+        self._log("unhome", prefix_key, prefix_key, None)
+
+
+class SQLiteStore:
+    """The embedded default store (see module docstring)."""
+
+    def __init__(self, path: str | Path, *, readers: int = 2) -> None:
+        self.path = str(path)
+        self._readers = readers
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    async def open(self) -> None:
+        """Create the file and schema and start the writer and reader threads."""
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._writer_pool = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
+        self._reader_pool = ThreadPoolExecutor(self._readers, thread_name_prefix="sqlite-reader")
+        loop = asyncio.get_running_loop()
+        self._write_conn = await loop.run_in_executor(self._writer_pool, self._open_writer)
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        conn.execute("PRAGMA busy_timeout = 30000")
+        with self._lock:
+            self._connections.append(conn)
+        return conn
+
+    def _open_writer(self) -> sqlite3.Connection:
+        conn = self._connect()
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.executescript(SCHEMA)
+        return conn
+
+    def _reader_conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect()
+            conn.execute("PRAGMA query_only = ON")
+        return conn
+
+    def _run_read(self, fn: Callable[[ReadTxn], T]) -> T:
+        conn = self._reader_conn()
+        conn.execute("BEGIN")
+        try:
+            return fn(_Reader(conn))
+        finally:
+            conn.execute("COMMIT")
+
+    def _run_write(self, fn: Callable[[WriteTxn], T], actor: str | None) -> T:
+        conn = self._write_conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = fn(_Writer(conn, actor))
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return result
+
+    async def read(self, fn: Callable[[ReadTxn], T]) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._reader_pool, self._run_read, fn)
+
+    async def write(self, fn: Callable[[WriteTxn], T], actor: str | None = None) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._writer_pool, self._run_write, fn, actor)
+
+    def _changes(self, seq: int, limit: int) -> list[Change]:
+        rows = self._reader_conn().execute(
+            "SELECT seq, at, op, key, handle, record, actor FROM changes "
+            "WHERE seq > ? ORDER BY seq LIMIT ?",
+            (seq, limit),
+        )
+        return [
+            Change(r[0], r[1], r[2], r[3], r[4], None if r[5] is None else unpack_values(r[5]), r[6])
+            for r in rows
+        ]
+
+    async def changes_since(self, seq: int, limit: int = 1000) -> list[Change]:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._reader_pool, self._changes, seq, limit)
+
+    async def last_seq(self) -> int:
+        def last(_: ReadTxn) -> int:
+            row = self._reader_conn().execute("SELECT max(seq) FROM changes").fetchone()
+            return int(row[0] or 0)
+
+        return await self.read(last)
+
+    async def close(self) -> None:
+        for pool in (getattr(self, "_writer_pool", None), getattr(self, "_reader_pool", None)):
+            if pool is not None:
+                pool.shutdown(wait=True)
+        with self._lock:
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()

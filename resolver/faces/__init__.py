@@ -1,0 +1,1 @@
+"""The faces users meet. Each only parses, calls the core, and encodes."""

@@ -1,0 +1,125 @@
+"""The HTTP resolution face: Handle.Net's ``GET /api/handles/{id}`` and the web proxy
+(``GET /{id}`` redirects to the record's URL, ``?noredirect`` shows it to a person).
+
+The face parses the request into a :class:`Query`, calls the injected ``resolve``
+(the authority on an authority node, the pipeline on a resolver), and encodes the answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from urllib.parse import quote
+
+from aiohttp import web
+
+from resolver.errors import RecursionTooDeep, TieridError, http_status
+from resolver.faces import html
+from resolver.faces.http_common import (
+    flag,
+    identity_of,
+    int_params,
+    json_response,
+    path_handle,
+    proxy_handle,
+)
+from resolver.json_values import value_to_json
+from resolver.message import Answer, Query
+from resolver.values import HS_ALIAS, first_url
+
+Resolve = Callable[[Query], Awaitable[Answer]]
+
+#: How many HS_ALIAS hops the proxy follows (Handle.Net's proxy uses the same bound).
+MAX_ALIAS_HOPS = 20
+#: Longest time a redirect may be cached by browsers (Handle.Net's proxy: 2 days).
+MAX_REDIRECT_TTL = 2 * 86400
+_LOCATION_SAFE = ":/?#[]@!$&'()*+,;=%~-._"
+
+
+def answer_json(answer: Answer) -> dict:
+    return {
+        "responseCode": int(answer.rc),
+        "handle": answer.handle,
+        "values": [value_to_json(v) for v in answer.values],
+    }
+
+
+class ResolutionRoutes:
+    """Routes that only read. ``samples`` are shown on the index page."""
+
+    def __init__(self, resolve: Resolve, samples: Sequence[str] = ()) -> None:
+        self.resolve = resolve
+        self.samples = list(samples)
+
+    def add_to(self, app: web.Application) -> None:
+        app.router.add_route("GET", "/api/handles/{tail:.+}", self.get_handle)
+        app.router.add_route("GET", "/", self.index)
+        app.router.add_route("GET", "/{tail:.+}", self.proxy)
+
+    async def _query(self, request: web.Request, handle: str) -> Query:
+        identity = await identity_of(request)
+        return Query(
+            handle=handle,
+            types=tuple(request.query.getall("type", [])),
+            indexes=int_params(request, "index"),
+            authoritative=flag(request, "auth"),
+            public_only=flag(request, "publicOnly", default=identity is None),
+            identity=identity,
+        )
+
+    async def get_handle(self, request: web.Request) -> web.Response:
+        handle = path_handle(request, "/api/handles/")
+        try:
+            answer = await self.resolve(await self._query(request, handle))
+        except TieridError as err:
+            if err.handle is None:
+                err.handle = handle
+            raise
+        return json_response(
+            answer_json(answer),
+            http_status(answer.rc, resolution=True),
+            pretty=flag(request, "pretty"),
+        )
+
+    async def index(self, request: web.Request) -> web.Response:
+        return web.Response(text=html.index_page(self.samples), content_type="text/html")
+
+    async def proxy(self, request: web.Request) -> web.Response:
+        """Resolve, follow HS_ALIAS, then redirect to the first URL or show the record."""
+        handle = proxy_handle(request)
+        try:
+            query = await self._query(request, handle)
+            answer = await self.resolve(query)
+            hops = 0
+            while not flag(request, "ignore_aliases"):
+                alias = next((v for v in answer.values if v.type.upper() == HS_ALIAS), None)
+                if alias is None:
+                    break
+                hops += 1
+                if hops > MAX_ALIAS_HOPS:
+                    raise RecursionTooDeep(f"more than {MAX_ALIAS_HOPS} aliases from {handle}")
+                target = alias.data.decode("utf-8", "replace")
+                answer = await self.resolve(
+                    Query(target, public_only=query.public_only, identity=query.identity)
+                )
+        except TieridError as err:
+            title = "Not found" if err.http_status == 404 else "Cannot resolve"
+            return web.Response(
+                text=html.error_page(title, f"{handle}: {err.message}"),
+                status=err.http_status,
+                content_type="text/html",
+            )
+        action = request.query.get("action", "")
+        url = first_url(answer.values)
+        if flag(request, "noredirect") or action == "showvalues" or url is None:
+            return web.Response(
+                text=html.record_page(answer.handle, answer.values), content_type="text/html"
+            )
+        url += request.query.get("urlappend", "")
+        location = quote(url, safe=_LOCATION_SAFE)
+        ttl = min([MAX_REDIRECT_TTL, *(v.ttl for v in answer.values if v.ttl_type == 0)])
+        return web.Response(
+            status=302,
+            headers={"Location": location, "Cache-Control": f"max-age={ttl}"},
+            text=f'<a href="{location}">{location}</a>',
+            content_type="text/html",
+        )

@@ -1,0 +1,192 @@
+"""What every HTTP route shares: taking the identifier from the raw path, credentials,
+query-string booleans, JSON bodies out and in, and the one error middleware.
+
+Identifiers are taken from ``request.raw_path``, split from the route prefix and
+percent-decoded exactly once, so ``%2F`` inside a suffix never changes the routing and a
+``%25`` stays a literal ``%``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import unquote
+
+from aiohttp import web
+
+from resolver.errors import (
+    INTERNAL_ERROR_BODY,
+    AuthenticationFailed,
+    BodyTooLarge,
+    InvalidHandle,
+    ProtocolError,
+    TieridError,
+    UnsupportedMediaType,
+    to_json,
+)
+from resolver.handle import strip_scheme
+from resolver.message import Credentials, Identity
+
+log = logging.getLogger("tierid.http")
+
+Authenticate = Callable[[Credentials], Awaitable[Identity]]
+
+#: app key holding the node's authenticator (``Authenticate``)
+AUTHENTICATE = web.AppKey("authenticate", object)
+#: app key: whether credentials may be sent over plain HTTP (loopback demos only)
+INSECURE_AUTH = web.AppKey("insecure_auth", bool)
+
+_TRUE = {"", "true", "yes", "1", "on"}
+
+
+def path_handle(request: web.Request, route_prefix: str) -> str:
+    """The identifier after ``route_prefix`` in the raw path, percent-decoded once.
+
+    :raises InvalidHandle: if the decoded bytes are not UTF-8.
+    """
+    raw = request.raw_path.split("?", 1)[0]
+    tail = raw[len(route_prefix) :] if raw.startswith(route_prefix) else ""
+    try:
+        return unquote(tail, errors="strict")
+    except UnicodeDecodeError as exc:
+        raise InvalidHandle("not-unicode", "identifier is not valid UTF-8") from exc
+
+
+def proxy_handle(request: web.Request) -> str:
+    """The identifier of a web-proxy path, with ``hdl:``/``doi:``-style schemes removed."""
+    return strip_scheme(path_handle(request, "/"))
+
+
+def flag(request: web.Request, name: str, default: bool = False) -> bool:
+    """Handle.Net's booleans: present-and-empty, ``true`` or ``yes`` mean true."""
+    if name not in request.query:
+        return default
+    return request.query[name].strip().lower() in _TRUE
+
+
+def int_params(request: web.Request, name: str) -> tuple[int, ...]:
+    out = []
+    for text in request.query.getall(name, []):
+        for part in text.split(","):
+            if not part.strip().isdigit():
+                raise ProtocolError(f"{name} must be a non-negative integer, not {part!r}")
+            out.append(int(part))
+    return tuple(out)
+
+
+def int_param(request: web.Request, name: str, default: int) -> int:
+    text = request.query.get(name)
+    if text is None:
+        return default
+    try:
+        return int(text)
+    except ValueError as exc:
+        raise ProtocolError(f"{name} must be an integer") from exc
+
+
+def parse_basic(header: str) -> Credentials:
+    """``Basic base64(pct-encode("index:handle") + ":" + secret)``, as pyhandle sends it.
+
+    :raises AuthenticationFailed: if the header is malformed.
+    """
+    try:
+        decoded = base64.b64decode(header.split(None, 1)[1].strip(), validate=True)
+    except (IndexError, binascii.Error, ValueError) as exc:
+        raise AuthenticationFailed("malformed Basic authorization header") from exc
+    user, sep, secret = decoded.partition(b":")
+    if not sep or not user:
+        raise AuthenticationFailed("Basic credentials must be index:handle and a secret")
+    try:
+        identity = Identity.from_text(unquote(user.decode("utf-8"), errors="strict"))
+    except UnicodeDecodeError as exc:
+        raise AuthenticationFailed("Basic user name is not UTF-8") from exc
+    return Credentials(identity, secret)
+
+
+async def identity_of(request: web.Request) -> Identity | None:
+    """The authenticated identity of a request, or None if it sent no credentials.
+
+    :raises AuthenticationFailed: on a wrong secret, or credentials over plain HTTP where
+        the configuration does not allow it.
+    """
+    header = request.headers.get("Authorization")
+    if not header:
+        return None
+    scheme = header.split(None, 1)[0].lower()
+    if scheme != "basic":
+        raise AuthenticationFailed(f"unsupported authorization scheme {scheme!r}; use Basic")
+    if not request.secure and not request.app[INSECURE_AUTH]:
+        raise AuthenticationFailed("authentication over plain HTTP is disabled; use HTTPS")
+    authenticate: Authenticate = request.app[AUTHENTICATE]  # type: ignore[assignment]
+    return await authenticate(parse_basic(header))
+
+
+def dumps(body: Any, pretty: bool = False) -> bytes:
+    if pretty:
+        return json.dumps(body, ensure_ascii=False, indent=2).encode("utf-8")
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def json_response(body: Any, status: int = 200, *, pretty: bool = False) -> web.Response:
+    return web.Response(body=dumps(body, pretty), status=status, content_type="application/json")
+
+
+async def json_body(request: web.Request) -> Any:
+    """The parsed JSON entity of a write.
+
+    :raises UnsupportedMediaType: unless ``Content-Type: application/json``.
+    :raises BodyTooLarge: over the configured limit.
+    :raises ProtocolError: if it is not valid JSON.
+    """
+    if request.content_type != "application/json":
+        raise UnsupportedMediaType(
+            f"request body must be application/json, not {request.content_type or 'missing'}"
+        )
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge as exc:
+        raise BodyTooLarge(f"request body exceeds {request.app._client_max_size} bytes") from exc
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ProtocolError(f"request body is not valid JSON: {exc}") from exc
+
+
+def error_response(err: TieridError, request: web.Request) -> web.Response:
+    resp = json_response(to_json(err), err.http_status)
+    if err.http_status == 401:
+        resp.headers["WWW-Authenticate"] = 'Basic realm="tierid"'
+    return resp
+
+
+@web.middleware
+async def error_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """The only place HTTP errors are made: typed errors to Handle JSON, the rest to 500."""
+    try:
+        return await handler(request)
+    except TieridError as err:
+        return error_response(err, request)
+    except web.HTTPRequestEntityTooLarge:
+        limit = request.app._client_max_size
+        return error_response(BodyTooLarge(f"request body exceeds {limit} bytes"), request)
+    except web.HTTPException as exc:
+        if exc.status == 404:
+            return json_response(
+                {"responseCode": 4, "message": f"Unknown HTTP API endpoint {request.method} {request.path}"},
+                404,
+            )
+        if exc.status == 405:
+            return json_response(
+                {"responseCode": 4, "message": f"Method {request.method} not allowed on {request.path}"},
+                405,
+            )
+        raise
+    except Exception:
+        log.exception("internal error on %s %s", request.method, request.path)
+        return json_response(INTERNAL_ERROR_BODY, 500)

@@ -1,0 +1,75 @@
+"""Identifier syntax: picks the compiled twin once, plus helpers for prefixes.
+
+``parse`` and ``normalise`` come from ``resolver._handle`` (Cython) unless extensions are
+disabled or unavailable, in which case ``resolver.handle_py`` serves. ``IMPLEMENTATION``
+says which one is in use ("c" or "py").
+"""
+
+from __future__ import annotations
+
+from resolver._compat import NO_EXTENSIONS, REQUIRE_EXTENSIONS
+
+if NO_EXTENSIONS:
+    from resolver.handle_py import MAX_HANDLE_BYTES, MAX_PREFIX_BYTES, normalise, parse
+
+    IMPLEMENTATION = "py"
+else:
+    try:
+        from resolver._handle import (  # type: ignore[import-not-found]
+            MAX_HANDLE_BYTES,
+            MAX_PREFIX_BYTES,
+            normalise,
+            parse,
+        )
+
+        IMPLEMENTATION = "c"
+    except ImportError:
+        if REQUIRE_EXTENSIONS:
+            raise
+        from resolver.handle_py import MAX_HANDLE_BYTES, MAX_PREFIX_BYTES, normalise, parse
+
+        IMPLEMENTATION = "py"
+
+#: The prefix of prefix records: ``0.NA/88.118`` describes prefix ``88.118``.
+NA_PREFIX = "0.NA"
+
+#: Schemes that users paste in front of identifiers (Handle.Net's proxy strips the same).
+_SCHEMES = ("hdl:", "doi:", "info:hdl/", "info:doi/", "urn:hdl:", "urn:doi:")
+
+__all__ = [
+    "IMPLEMENTATION",
+    "MAX_HANDLE_BYTES",
+    "MAX_PREFIX_BYTES",
+    "NA_PREFIX",
+    "is_prefix_record",
+    "normalise",
+    "parent_prefix",
+    "parse",
+    "prefix_record",
+    "strip_scheme",
+]
+
+
+def prefix_record(prefix: str) -> str:
+    """The handle of the record describing ``prefix`` (``88.118`` -> ``0.NA/88.118``)."""
+    return f"{NA_PREFIX}/{prefix}"
+
+
+def is_prefix_record(prefix: str) -> bool:
+    """Whether a parsed prefix part is the prefix-record namespace ``0.NA``."""
+    return normalise(prefix) == NA_PREFIX
+
+
+def parent_prefix(prefix: str) -> str | None:
+    """The prefix one tier up (``88.118.8`` -> ``88.118``), or None at the top."""
+    dot = prefix.rfind(".")
+    return prefix[:dot] if dot > 0 else None
+
+
+def strip_scheme(text: str) -> str:
+    """Remove a leading ``hdl:``/``doi:``/``info:hdl/``... as a pasted identifier may have."""
+    lowered = text[:9].lower()
+    for scheme in _SCHEMES:
+        if lowered.startswith(scheme):
+            return text[len(scheme) :]
+    return text

@@ -1,0 +1,121 @@
+"""A small async client for a tierid (or Handle.Net) node's HTTP JSON API.
+
+Used by the CLI and by enterprise code. Authentication is Handle.Net's Basic scheme:
+``index:handle`` (percent-encoded) and the HS_SECKEY secret.
+"""
+
+from __future__ import annotations
+
+import base64
+import ssl
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+
+from resolver.codes import ResponseCode
+from resolver.errors import TieridError
+
+
+class RemoteError(TieridError):
+    """The node answered with an error."""
+
+    def __init__(self, rc: int, status: int, message: str, handle: str | None = None) -> None:
+        super().__init__(message, handle=handle)
+        self.rc = ResponseCode(rc)
+        self.status = status
+
+
+def basic_header(identity: str, secret: bytes) -> str:
+    user = quote(identity, safe="/").encode("utf-8")
+    return "Basic " + base64.b64encode(user + b":" + secret).decode("ascii")
+
+
+def handle_path(handle: str) -> str:
+    return "/api/handles/" + quote(handle, safe="/:@!$&'()*+,;=-._~")
+
+
+class HandleHttpClient:
+    """``async with HandleHttpClient(url, identity=..., secret=...) as c: await c.get(h)``."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        identity: str | None = None,
+        secret: bytes | None = None,
+        verify_tls: bool | str = True,
+        timeout: float = 30.0,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._auth = basic_header(identity, secret) if identity and secret is not None else None
+        if isinstance(verify_tls, str):
+            self._ssl: ssl.SSLContext | bool = ssl.create_default_context(cafile=verify_tls)
+        else:
+            self._ssl = verify_tls
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> HandleHttpClient:
+        self._session = aiohttp.ClientSession(timeout=self._timeout)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    async def _call(
+        self, method: str, path: str, params: list[tuple[str, str]] | None = None, body: Any = None
+    ) -> tuple[int, dict[str, Any]]:
+        assert self._session is not None, "use 'async with'"
+        headers = {"Accept": "application/json"}
+        if self._auth:
+            headers["Authorization"] = self._auth
+        async with self._session.request(
+            method, self.base_url + path, params=params, json=body, headers=headers, ssl=self._ssl
+        ) as resp:
+            try:
+                data = await resp.json(content_type=None)
+            except ValueError:
+                data = None
+            if not isinstance(data, dict) or "responseCode" not in data:
+                raise RemoteError(2, resp.status, f"HTTP {resp.status} without a Handle response")
+            if resp.status >= 300 and resp.status != 300:
+                raise RemoteError(
+                    data["responseCode"], resp.status, data.get("message", ""), data.get("handle")
+                )
+            return resp.status, data
+
+    async def get(
+        self, handle: str, *, types: tuple[str, ...] = (), indexes: tuple[int, ...] = ()
+    ) -> dict[str, Any]:
+        params = [("type", t) for t in types] + [("index", str(i)) for i in indexes]
+        return (await self._call("GET", handle_path(handle), params))[1]
+
+    async def put(
+        self,
+        handle: str,
+        values: list[dict[str, Any]],
+        *,
+        overwrite: bool = True,
+        indexes: tuple[int, ...] = (),
+    ) -> tuple[int, dict[str, Any]]:
+        params = [("overwrite", "true" if overwrite else "false")]
+        params += [("index", str(i)) for i in indexes]
+        return await self._call("PUT", handle_path(handle), params, values)
+
+    async def delete(self, handle: str, *, indexes: tuple[int, ...] = ()) -> dict[str, Any]:
+        params = [("index", str(i)) for i in indexes]
+        return (await self._call("DELETE", handle_path(handle), params))[1]
+
+    async def list_handles(self, prefix: str, page: int = -1, page_size: int = -1) -> dict[str, Any]:
+        params = [("prefix", prefix)]
+        if page >= 0 and page_size >= 0:
+            params += [("page", str(page)), ("pageSize", str(page_size))]
+        return (await self._call("GET", "/api/handles", params))[1]
+
+    async def list_prefixes(self) -> dict[str, Any]:
+        return (await self._call("GET", "/api/prefixes"))[1]
+
+    async def home(self, prefix: str) -> dict[str, Any]:
+        return (await self._call("POST", "/api/prefixes/" + quote(prefix)))[1]

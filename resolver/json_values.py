@@ -1,0 +1,174 @@
+"""Handle.Net's JSON form of values (REST API), in both directions.
+
+Output follows Handle.Net exactly: ``data`` as ``{"format", "value"}`` with ``admin``,
+``vlist``, ``site`` and ``key`` for structured types, else ``string`` for text and
+``base64`` for binary; ``permissions`` only when not ``"1110"``; ``timestamp`` as ISO-8601
+UTC. Input is as lenient as Handle.Net's (a bare string as data, ``hex``, an admin index as
+a string) and as strict as it should be about everything else.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import UTC, datetime
+from typing import Any
+
+from resolver import values as hv
+from resolver.errors import InvalidValue, ProtocolError
+from resolver.typed_data import AdminRef, SiteInfo, VList, pubkey_from_jwk, pubkey_to_json, unb64
+
+MAX_TYPE_LENGTH = 128
+MAX_TTL = 0x7FFFFFFF
+MAX_REFERENCES = 64
+
+_STRUCTURED = {"admin": AdminRef, "vlist": VList, "site": SiteInfo}
+
+
+def iso_time(ts: int) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _looks_binary(data: bytes) -> bool:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return any((ord(c) < 0x20 and c not in "\t\n\r") or ord(c) == 0x7F for c in text)
+
+
+def _structured_kind(value_type: str) -> str | None:
+    t = value_type.upper()
+    if t == hv.HS_ADMIN:
+        return "admin"
+    if t == hv.HS_VLIST:
+        return "vlist"
+    if t.startswith(hv.HS_SITE):
+        return "site"
+    if t == hv.HS_PUBKEY:
+        return "key"
+    return None
+
+
+def data_to_json(value_type: str, data: bytes) -> dict[str, Any]:
+    kind = _structured_kind(value_type)
+    if kind == "key":
+        return pubkey_to_json(data)
+    if kind is not None:
+        try:
+            return {"format": kind, "value": _STRUCTURED[kind].from_wire(data).to_json()}
+        except ProtocolError:
+            pass  # stored bytes that do not decode are shown as they are
+    if _looks_binary(data):
+        return {"format": "base64", "value": base64.b64encode(data).decode("ascii")}
+    return {"format": "string", "value": data.decode("utf-8")}
+
+
+def data_from_json(obj: Any) -> bytes:
+    if isinstance(obj, str):
+        return obj.encode("utf-8")
+    if not isinstance(obj, dict) or "format" not in obj:
+        raise InvalidValue("data must be a string or {format, value}")
+    fmt, val = obj["format"], obj.get("value")
+    if fmt == "string":
+        if not isinstance(val, str):
+            raise InvalidValue("string data must have a string value")
+        return val.encode("utf-8")
+    if fmt == "base64":
+        return unb64(val, "base64 data")
+    if fmt == "hex":
+        try:
+            return binascii.unhexlify(val.strip() if isinstance(val, str) else val)
+        except (binascii.Error, TypeError, ValueError) as exc:
+            raise InvalidValue("hex data is not valid hex") from exc
+    if fmt == "key":
+        return pubkey_from_jwk(val)
+    if fmt in _STRUCTURED:
+        return _STRUCTURED[fmt].from_json(val).to_wire()
+    raise InvalidValue(f"unknown data format {fmt!r}")
+
+
+def permissions_to_json(perms: int) -> str:
+    return format(perms & 0x0F, "04b")
+
+
+def permissions_from_json(obj: Any) -> int:
+    """Four chars adminRead adminWrite publicRead publicWrite, read from the right; ``*`` all."""
+    if obj == "*":
+        return 0x0F
+    if not isinstance(obj, str) or not 0 < len(obj) <= 4 or set(obj) - {"0", "1"}:
+        raise InvalidValue('permissions must be up to four bits such as "1110"')
+    return int(obj, 2)
+
+
+def value_to_json(v: hv.HandleValue) -> dict[str, Any]:
+    out: dict[str, Any] = {"index": v.index, "type": v.type, "data": data_to_json(v.type, v.data)}
+    if v.permissions != hv.DEFAULT_PERMISSIONS:
+        out["permissions"] = permissions_to_json(v.permissions)
+    out["ttl"] = iso_time(v.ttl) if v.ttl_type == hv.TTL_ABSOLUTE else v.ttl
+    if v.timestamp:
+        out["timestamp"] = iso_time(v.timestamp)
+    if v.references:
+        out["references"] = [{"handle": h, "index": i} for h, i in v.references]
+    return out
+
+
+def _ttl_from_json(obj: Any) -> tuple[int, int]:
+    if obj is None:
+        return hv.DEFAULT_TTL, hv.TTL_RELATIVE
+    if isinstance(obj, str) and not obj.strip().isdigit():
+        try:
+            when = datetime.fromisoformat(obj.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise InvalidValue("ttl must be seconds or an ISO-8601 time") from exc
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return int(when.timestamp()), hv.TTL_ABSOLUTE
+    if isinstance(obj, bool) or not isinstance(obj, int | str):
+        raise InvalidValue("ttl must be seconds or an ISO-8601 time")
+    ttl = int(obj)
+    if not 0 <= ttl <= MAX_TTL:
+        raise InvalidValue(f"ttl must be from 0 to {MAX_TTL}")
+    return ttl, hv.TTL_RELATIVE
+
+
+def value_from_json(obj: Any, *, max_data_bytes: int) -> hv.HandleValue:
+    """One value from Handle.Net JSON. Timestamps sent by clients are ignored: the server
+    stamps every write.
+
+    :raises InvalidValue: naming the offending field.
+    """
+    if not isinstance(obj, dict):
+        raise InvalidValue("each value must be a JSON object")
+    index = obj.get("index")
+    if isinstance(index, str) and index.strip().isdigit():
+        index = int(index)
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 < index <= 0x7FFFFFFF:
+        raise InvalidValue(f"value index must be an integer from 1 to {0x7FFFFFFF}")
+    vtype = obj.get("type")
+    if not isinstance(vtype, str) or not vtype or len(vtype.encode()) > MAX_TYPE_LENGTH:
+        raise InvalidValue(f"value {index}: type must be a string of 1 to {MAX_TYPE_LENGTH} bytes")
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in vtype):
+        raise InvalidValue(f"value {index}: type contains a control character")
+    if "data" not in obj:
+        raise InvalidValue(f"value {index}: missing data")
+    try:
+        data = data_from_json(obj["data"])
+    except InvalidValue as exc:
+        raise InvalidValue(f"value {index} ({vtype}): {exc.message}") from exc
+    if len(data) > max_data_bytes:
+        raise InvalidValue(f"value {index}: data is {len(data)} bytes, more than {max_data_bytes}")
+    ttl, ttl_type = _ttl_from_json(obj.get("ttl"))
+    perms = permissions_from_json(obj.get("permissions", "1110"))
+    refs = obj.get("references", [])
+    if not isinstance(refs, list) or len(refs) > MAX_REFERENCES:
+        raise InvalidValue(f"value {index}: references must be a list of {{handle, index}}")
+    references = []
+    for ref in refs:
+        if not isinstance(ref, dict) or not isinstance(ref.get("handle"), str):
+            raise InvalidValue(f"value {index}: each reference needs a handle and an index")
+        ref_index = ref.get("index", 0)
+        if isinstance(ref_index, bool) or not isinstance(ref_index, int) or ref_index < 0:
+            raise InvalidValue(f"value {index}: reference index must be a non-negative integer")
+        references.append((ref["handle"], ref_index))
+    return hv.HandleValue(index, vtype, data, ttl, ttl_type, 0, perms, tuple(references))

@@ -1,0 +1,100 @@
+"""The Handle value model (RFC 3651 section 3.1 with CNRI's errata): a record is a list of
+typed values, each with its own TTL, timestamp, permissions and references."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+
+from resolver.handle import normalise
+
+# Value permission bits (one byte on the wire; "1110" in JSON is the default).
+ADMIN_READ = 0x08
+ADMIN_WRITE = 0x04
+PUBLIC_READ = 0x02
+PUBLIC_WRITE = 0x01
+DEFAULT_PERMISSIONS = ADMIN_READ | ADMIN_WRITE | PUBLIC_READ
+DEFAULT_TTL = 86400
+
+TTL_RELATIVE = 0
+TTL_ABSOLUTE = 1
+
+# Conventional types.
+URL = "URL"
+HS_ADMIN = "HS_ADMIN"
+HS_VLIST = "HS_VLIST"
+HS_SITE = "HS_SITE"
+HS_SITE_PREFIX = "HS_SITE.PREFIX"
+HS_SECKEY = "HS_SECKEY"
+HS_PUBKEY = "HS_PUBKEY"
+HS_ALIAS = "HS_ALIAS"
+
+
+@dataclass(frozen=True, slots=True)
+class HandleValue:
+    """One typed value of a record. ``data`` is always the binary form."""
+
+    index: int
+    type: str
+    data: bytes
+    ttl: int = DEFAULT_TTL
+    ttl_type: int = TTL_RELATIVE
+    timestamp: int = 0
+    permissions: int = DEFAULT_PERMISSIONS
+    references: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def public(self) -> bool:
+        return bool(self.permissions & PUBLIC_READ)
+
+    def stamped(self, now: int) -> HandleValue:
+        """The same value with the server's write time (the server owns timestamps)."""
+        return replace(self, timestamp=now)
+
+    def to_tuple(self) -> tuple:
+        return (
+            self.index,
+            self.type,
+            self.data,
+            self.ttl,
+            self.ttl_type,
+            self.timestamp,
+            self.permissions,
+            [list(r) for r in self.references],
+        )
+
+    @classmethod
+    def from_tuple(cls, t: Sequence) -> HandleValue:
+        return cls(t[0], t[1], t[2], t[3], t[4], t[5], t[6], tuple((h, i) for h, i in t[7]))
+
+
+def type_matches(value_type: str, wanted: str) -> bool:
+    """Handle's type filter: exact (ASCII case-insensitive), or a trailing ``.`` asking for
+    the type and its sub-types (``URL.`` matches ``URL`` and ``URL.mirror``)."""
+    v = normalise(value_type)
+    w = normalise(wanted)
+    if w.endswith("."):
+        return v == w[:-1] or v.startswith(w)
+    return v == w
+
+
+def select(
+    values: Iterable[HandleValue], types: Sequence[str] = (), indexes: Sequence[int] = ()
+) -> list[HandleValue]:
+    """Values matching any requested index or type (OR), or all values when none is asked."""
+    if not types and not indexes:
+        return list(values)
+    wanted = set(indexes)
+    return [
+        v for v in values if v.index in wanted or any(type_matches(v.type, t) for t in types)
+    ]
+
+
+def first_url(values: Iterable[HandleValue]) -> str | None:
+    """The redirect target: the first value of type exactly URL, else the first URL.* one."""
+    ordered = list(values)
+    for pick in (lambda t: normalise(t) == URL, lambda t: normalise(t).startswith("URL.")):
+        for v in ordered:
+            if pick(v.type):
+                return v.data.decode("utf-8", "replace")
+    return None

@@ -1,0 +1,1 @@
+"""tierid's application layer: configuration, node assembly and the command line."""

@@ -1,0 +1,1 @@
+"""One module per group of subcommands; ``tierid/cli.py`` registers them."""

@@ -1,0 +1,72 @@
+"""``tierid keygen``: secrets for HS_SECKEY identities and self-signed TLS certificates."""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import json
+import secrets
+from pathlib import Path
+
+import click
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+
+@click.group()
+def keygen() -> None:
+    """Make keys: an HS_SECKEY secret, or a self-signed TLS certificate for HTTPS."""
+
+
+@keygen.command()
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="File to write the secret to (mode 600).")
+@click.option("--index", default=300, show_default=True, help="Index of the HS_SECKEY value.")
+def secret(out: Path, index: int) -> None:
+    """Write a random secret and print the HS_SECKEY value to register for it."""
+    value = secrets.token_urlsafe(24)
+    out.write_text(value)
+    out.chmod(0o600)
+    click.echo(f"secret written to {out}")
+    click.echo("HS_SECKEY value to add to the identity record (not publicly readable):")
+    click.echo(json.dumps({"index": index, "type": "HS_SECKEY", "permissions": "1100",
+                           "data": {"format": "string", "value": value}}))
+
+
+@keygen.command()
+@click.option("--cert", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--key", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--host", "hosts", multiple=True, default=["127.0.0.1", "localhost"],
+              show_default=True, help="Names or addresses the certificate is for.")
+@click.option("--days", default=365, show_default=True)
+def tls(cert: Path, key: Path, hosts: tuple[str, ...], days: int) -> None:
+    """Write a self-signed certificate and key (PEM) for [http] tls_cert and tls_key."""
+    private = ec.generate_private_key(ec.SECP256R1())
+    names: list[x509.GeneralName] = []
+    for host in hosts:
+        try:
+            names.append(x509.IPAddress(ipaddress.ip_address(host)))
+        except ValueError:
+            names.append(x509.DNSName(host))
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(private.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=days))
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(private, hashes.SHA256())
+    )
+    key.write_bytes(private.private_bytes(serialization.Encoding.PEM,
+                                          serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))
+    key.chmod(0o600)
+    cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    click.echo(f"certificate {cert} and key {key} for {', '.join(hosts)}")

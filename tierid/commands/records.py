@@ -1,0 +1,118 @@
+"""Client commands for records: ``resolve``, ``register``, ``delete``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from registry.bootstrap import ADMIN_INDEX
+from resolver.handle import parse, prefix_record
+from resolver.typed_data import admin_perms_to_json
+from tierid.commands.common import client, node_options, wraps_async
+
+console = Console(highlight=False)
+_DEFAULT_ADMIN_PERMS = admin_perms_to_json(0x0FF3)
+
+
+def _value_options(values: tuple[str, ...], url: str | None) -> list[dict[str, Any]]:
+    """``[INDEX:]TYPE=DATA`` options to JSON values; indexes as pyhandle assigns them."""
+    out: list[dict[str, Any]] = []
+    if url:
+        out.append({"index": 1, "type": "URL", "data": url})
+    taken = {1}
+    for spec in values:
+        head, sep, data = spec.partition("=")
+        if not sep or not head:
+            raise click.BadParameter(f"{spec!r} is not [INDEX:]TYPE=DATA", param_hint="--value")
+        index_text, colon, vtype = head.partition(":")
+        if colon and index_text.isdigit():
+            index = int(index_text)
+        else:
+            vtype = head
+            index = 1 if vtype.upper() == "URL" and 1 not in {v["index"] for v in out} else 2
+            while index in taken or (100 <= index <= 199 and vtype.upper() != "HS_ADMIN"):
+                index += 1
+        if index in taken and any(v["index"] == index for v in out):
+            raise click.BadParameter(f"index {index} given twice", param_hint="--value")
+        taken.add(index)
+        out.append({"index": index, "type": vtype, "data": data})
+    return out
+
+
+@click.command()
+@click.argument("handle")
+@node_options
+@click.option("--type", "types", multiple=True, help="Only values of this type (repeatable).")
+@click.option("--index", "indexes", multiple=True, type=int, help="Only this index (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print the raw JSON answer.")
+@wraps_async
+async def resolve(handle: str, node: str, identity: str | None, secret_file: Path | None,
+                  insecure: bool, ca_file: str | None, types: tuple[str, ...],
+                  indexes: tuple[int, ...], as_json: bool) -> None:
+    """Resolve HANDLE at a node and print its values."""
+    async with client(node, identity, secret_file, insecure, ca_file) as c:
+        answer = await c.get(handle, types=types, indexes=indexes)
+    if as_json:
+        click.echo(json.dumps(answer, ensure_ascii=False, indent=2))
+        return
+    table = Table(title=answer.get("handle"))
+    for column in ("index", "type", "data", "ttl"):
+        table.add_column(column)
+    for v in answer.get("values", []):
+        data = v["data"]
+        shown = data["value"] if data.get("format") == "string" else json.dumps(data["value"])
+        table.add_row(str(v["index"]), v["type"], shown, str(v.get("ttl", "")))
+    console.print(table)
+
+
+@click.command()
+@click.argument("handle")
+@node_options
+@click.option("--url", help="URL value (index 1).")
+@click.option("--value", "values", multiple=True, metavar="[INDEX:]TYPE=DATA",
+              help="A string value (repeatable), e.g. --value 2001:MODEL=CP-200.")
+@click.option("--values-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="JSON array of values in Handle.Net's form (instead of --url/--value).")
+@click.option("--no-admin", is_flag=True,
+              help="Do not add the HS_ADMIN value naming the prefix's admin.")
+@click.option("--no-overwrite", is_flag=True, help="Fail if HANDLE already exists.")
+@wraps_async
+async def register(handle: str, node: str, identity: str | None, secret_file: Path | None,
+                   insecure: bool, ca_file: str | None, url: str | None, values: tuple[str, ...],
+                   values_file: Path | None, no_admin: bool, no_overwrite: bool) -> None:
+    """Create HANDLE (or replace it) with the given values.
+
+    Unless --no-admin, an HS_ADMIN value at index 100 names 300:0.NA/<prefix> (the
+    prefix's admin), as Handle.Net's tools do.
+    """
+    if values_file:
+        body = json.loads(values_file.read_text("utf-8"))
+    else:
+        body = _value_options(values, url)
+        if not no_admin:
+            prefix, _ = parse(handle)
+            body.append({"index": 100, "type": "HS_ADMIN", "data": {"format": "admin", "value": {
+                "handle": prefix_record(prefix), "index": ADMIN_INDEX,
+                "permissions": _DEFAULT_ADMIN_PERMS}}})
+    async with client(node, identity, secret_file, insecure, ca_file) as c:
+        status, answer = await c.put(handle, body, overwrite=not no_overwrite)
+    click.echo(f"{'created' if status == 201 else 'replaced'} {answer['handle']}")
+
+
+@click.command()
+@click.argument("handle")
+@node_options
+@click.option("--index", "indexes", multiple=True, type=int,
+              help="Remove only the value at this index (repeatable).")
+@wraps_async
+async def delete(handle: str, node: str, identity: str | None, secret_file: Path | None,
+                 insecure: bool, ca_file: str | None, indexes: tuple[int, ...]) -> None:
+    """Delete HANDLE, or some of its values with --index."""
+    async with client(node, identity, secret_file, insecure, ca_file) as c:
+        await c.delete(handle, indexes=indexes)
+    click.echo(f"deleted {'values ' + ','.join(map(str, indexes)) + ' of ' if indexes else ''}{handle}")

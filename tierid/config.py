@@ -1,0 +1,130 @@
+"""Loads a node's TOML configuration into frozen dataclasses.
+
+Every option is documented once, in ``config/tierid.example.toml``. Unknown sections and
+keys are errors (a typo must not silently fall back to a default). Relative paths are
+resolved against the configuration file's folder.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from registry.authority import RecordLimits
+
+
+class ConfigError(Exception):
+    """The configuration file is missing, malformed, or has unknown or mistyped options."""
+
+
+@dataclass(frozen=True)
+class NodeSettings:
+    name: str = "tierid"
+    data_dir: str = "var/tierid"
+    prefixes: tuple[str, ...] = ()
+    server_admins: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    tls_cert: str = ""
+    tls_key: str = ""
+    allow_insecure_auth: bool = False
+    max_body_bytes: int = 1_048_576
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    backend: str = "sqlite"
+    path: str = ""
+
+
+@dataclass(frozen=True)
+class Config:
+    node: NodeSettings = field(default_factory=NodeSettings)
+    http: HttpSettings = field(default_factory=HttpSettings)
+    storage: StorageSettings = field(default_factory=StorageSettings)
+    limits: RecordLimits = field(default_factory=RecordLimits)
+    #: folder that relative paths are resolved against
+    base_dir: Path = Path(".")
+
+    def path(self, value: str) -> Path:
+        p = Path(value)
+        return p if p.is_absolute() else self.base_dir / p
+
+    @property
+    def data_dir(self) -> Path:
+        return self.path(self.node.data_dir)
+
+    @property
+    def storage_path(self) -> Path:
+        return self.path(self.storage.path) if self.storage.path else self.data_dir / "tierid.sqlite3"
+
+
+_SECTIONS = {"node": NodeSettings, "http": HttpSettings, "storage": StorageSettings, "limits": RecordLimits}
+
+
+def _section(name: str, cls: type, raw: Any) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"[{name}] must be a table")
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(raw) - set(known))
+    if unknown:
+        raise ConfigError(f"unknown option(s) in [{name}]: {', '.join(unknown)}")
+    values = {}
+    for key, val in raw.items():
+        default = getattr(cls(), key)
+        if isinstance(default, tuple):
+            if not isinstance(val, list) or not all(isinstance(v, str) for v in val):
+                raise ConfigError(f"{name}.{key} must be a list of strings")
+            val = tuple(val)
+        elif isinstance(default, bool):
+            if not isinstance(val, bool):
+                raise ConfigError(f"{name}.{key} must be true or false")
+        elif isinstance(default, int):
+            if isinstance(val, bool) or not isinstance(val, int) or val < 0:
+                raise ConfigError(f"{name}.{key} must be a non-negative integer")
+        elif not isinstance(val, type(default)):
+            raise ConfigError(f"{name}.{key} must be a {type(default).__name__}")
+        values[key] = val
+    return cls(**values)
+
+
+def from_mapping(raw: dict[str, Any], base_dir: Path) -> Config:
+    unknown = sorted(set(raw) - set(_SECTIONS))
+    if unknown:
+        raise ConfigError(f"unknown section(s): {', '.join(unknown)}")
+    sections = {name: _section(name, cls, raw.get(name, {})) for name, cls in _SECTIONS.items()}
+    config = Config(**sections, base_dir=base_dir)
+    if config.storage.backend != "sqlite":
+        raise ConfigError(f"storage.backend {config.storage.backend!r} is not available (sqlite)")
+    if bool(config.http.tls_cert) != bool(config.http.tls_key):
+        raise ConfigError("http.tls_cert and http.tls_key must be set together")
+    return config
+
+
+def load(path: str | Path) -> Config:
+    """Load a node configuration file.
+
+    :raises ConfigError: on a missing file, bad TOML, or unknown/mistyped options.
+    """
+    p = Path(path)
+    try:
+        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read {p}: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p}: {exc}") from exc
+    return from_mapping(raw, p.resolve().parent)
+
+
+def embedded(name: str) -> Config:
+    """One of the configurations shipped inside the package (``demo``), relative to the cwd."""
+    text = resources.files("tierid.defaults").joinpath(f"{name}.toml").read_text("utf-8")
+    return from_mapping(tomllib.loads(text), Path.cwd())
+
