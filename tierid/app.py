@@ -44,8 +44,10 @@ def make_app(config: Config, samples: Sequence[str] = ()) -> web.Application:
             await store.close()
 
     app.cleanup_ctx.append(storage)
+    resolution = ResolutionRoutes(authority.resolve, samples)
+    resolution.add_to(app)
     AdminRoutes(authority).add_to(app)
-    ResolutionRoutes(authority.resolve, samples).add_to(app)
+    resolution.add_proxy_to(app)
     app.on_response_prepare.append(_cors)
     return app
 

@@ -43,6 +43,10 @@ def answer_json(answer: Answer) -> dict:
     }
 
 
+async def unknown_api(request: web.Request) -> web.Response:
+    raise web.HTTPNotFound()
+
+
 class ResolutionRoutes:
     """Routes that only read. ``samples`` are shown on the index page."""
 
@@ -51,7 +55,13 @@ class ResolutionRoutes:
         self.samples = list(samples)
 
     def add_to(self, app: web.Application) -> None:
+        """Register the API route. Call :meth:`add_proxy_to` after every other face's routes."""
         app.router.add_route("GET", "/api/handles/{tail:.+}", self.get_handle)
+
+    def add_proxy_to(self, app: web.Application) -> None:
+        """The web proxy catches every other GET path, so it goes last; unknown ``/api/``
+        paths are answered as Handle.Net does (404, RC 4) instead of being resolved."""
+        app.router.add_route("*", "/api/{tail:.*}", unknown_api)
         app.router.add_route("GET", "/", self.index)
         app.router.add_route("GET", "/{tail:.+}", self.proxy)
 

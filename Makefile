@@ -1,0 +1,47 @@
+# The README's two commands: `make run` (demo node on 127.0.0.1:8000) and `make test`.
+# Both create .venv, install tierid with its Cython extensions, and need nothing else
+# prepared on a fresh Debian machine with Python 3.11 (system packages they need are
+# installed with apt-get when missing and we are root).
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+APT_PACKAGES := python3-venv python3-dev gcc
+
+.PHONY: install run test bench lint clean
+
+$(PY):
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "tierid needs Python 3.11+"'
+	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
+	  echo "python venv support missing: installing $(APT_PACKAGES)"; \
+	  rm -rf $(VENV); \
+	  apt-get update -qq && apt-get install -y -qq $(APT_PACKAGES) >/dev/null; \
+	  $(PYTHON) -m venv $(VENV); }
+	$(PY) -m pip install -q --upgrade pip setuptools wheel
+
+$(VENV)/.installed: $(PY) pyproject.toml setup.py $(wildcard ext/*.pyx)
+	@command -v cc >/dev/null || { apt-get update -qq && apt-get install -y -qq gcc python3-dev >/dev/null; }
+	$(PY) -m pip install -q -e '.[test]'
+	$(PY) setup.py -q build_ext --inplace
+	TIERID_REQUIRE_EXTENSIONS=1 $(PY) -c 'import resolver.handle as h; print("tierid: hot paths use the", h.IMPLEMENTATION, "twins")'
+	@touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(VENV)/bin/tierid demo
+
+test: install
+	$(VENV)/bin/ruff check .
+	TIERID_REQUIRE_EXTENSIONS=1 $(PY) -m pytest -q
+	TIERID_NO_EXTENSIONS=1 $(PY) -m pytest -q tests/test_compat.py
+
+bench: install
+	$(PY) bench/http_resolve.py
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+clean:
+	rm -rf $(VENV) build *.egg-info resolver/*.so ext/*.c

@@ -1,0 +1,185 @@
+"""Fixtures: both twins of each compiled module, and real node processes on loopback.
+
+``NodeProcess`` starts ``python -m tierid serve`` on a free port with its own data folder,
+bootstraps its prefix with ``tierid init`` (a known secret), and stops it at the end.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from resolver import _compat
+
+PROVINCE = "88.118"
+PUMPS = "88.118.8"
+MOTORS = "88.118.9"
+OPERATOR = "300:0.NA/88.118"
+PUMPS_ADMIN = "300:0.NA/88.118.8"
+MOTORS_ADMIN = "300:0.NA/88.118.9"
+
+
+def _twins() -> list:
+    params = [pytest.param("resolver.handle_py", id="py")]
+    if not _compat.NO_EXTENSIONS:
+        params.insert(0, pytest.param("resolver._handle", id="c"))
+    return params
+
+
+@pytest.fixture(params=_twins())
+def handle_impl(request: pytest.FixtureRequest):
+    """Each twin of the identifier parser: compiled (``c``) and pure Python (``py``)."""
+    return importlib.import_module(request.param)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def tierid_cli(*args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "tierid", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=check,
+    )
+
+
+class NodeProcess:
+    """A real tierid node process on 127.0.0.1 with a bootstrapped provincial prefix."""
+
+    def __init__(self, root: Path, *, tls: bool = False, insecure_auth: bool = True,
+                 extra: str = "") -> None:
+        self.root = root
+        self.port = free_port()
+        self.tls = tls
+        self.scheme = "https" if tls else "http"
+        self.url = f"{self.scheme}://127.0.0.1:{self.port}"
+        self.config = root / "node.toml"
+        self.secrets: dict[str, bytes] = {}
+        tls_lines = ""
+        if tls:
+            tierid_cli("keygen", "tls", "--cert", str(root / "cert.pem"), "--key", str(root / "key.pem"))
+            tls_lines = 'tls_cert = "cert.pem"\ntls_key = "key.pem"\n'
+        self.config.write_text(
+            f"""
+[node]
+name = "test"
+data_dir = "data"
+prefixes = ["{PROVINCE}"]
+server_admins = ["{OPERATOR}"]
+
+[http]
+port = {self.port}
+allow_insecure_auth = {"true" if insecure_auth else "false"}
+max_body_bytes = 65536
+{tls_lines}
+[limits]
+max_values = 50
+max_value_bytes = 4096
+{extra}
+"""
+        )
+        secret_file = root / "operator.secret"
+        secret_file.write_bytes(b"operator-secret")
+        tierid_cli("init", "--config", str(self.config), "--prefix", PROVINCE,
+                   "--secret-file", str(secret_file))
+        self.secrets[OPERATOR] = b"operator-secret"
+        self.proc: subprocess.Popen | None = None
+        self.start()
+
+    @property
+    def verify(self) -> bool | str:
+        return str(self.root / "cert.pem") if self.tls else True
+
+    def start(self) -> None:
+        self.log = open(self.root / f"node-{time.monotonic_ns()}.log", "w")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tierid", "serve", "--config", str(self.config)],
+            stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"node exited: {(self.root / self.log.name).read_text()}")
+            try:
+                requests.get(f"{self.url}/api/prefixes", timeout=1, verify=self.verify)
+                return
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        raise RuntimeError("node did not start within 20 s")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.log.close()
+
+    def session(self, identity: str | None = None) -> requests.Session:
+        """A requests session, authenticated as ``identity`` (Basic, as pyhandle does)."""
+        s = requests.Session()
+        s.verify = self.verify
+        if identity:
+            from resolver.http_client import basic_header
+
+            s.headers["Authorization"] = basic_header(identity, self.secrets[identity])
+        return s
+
+    def api(self, handle: str) -> str:
+        from resolver.http_client import handle_path
+
+        return self.url + handle_path(handle)
+
+    def create_enterprise(self, prefix: str, secret: bytes) -> str:
+        """Delegate ``prefix`` to an enterprise hosted here, through the HTTP API."""
+        from registry.bootstrap import prefix_record_values
+        from resolver.json_values import value_to_json
+
+        identity = f"300:0.NA/{prefix}"
+        values = [value_to_json(v) for v in prefix_record_values(prefix, secret, None)]
+        op = self.session(OPERATOR)
+        r = op.put(self.api(f"0.NA/{prefix}"), json=values, params={"overwrite": "false"})
+        assert r.status_code == 201, r.text
+        r = op.post(f"{self.url}/api/prefixes/{prefix}")
+        assert r.status_code == 200, r.text
+        self.secrets[identity] = secret
+        return identity
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:
+    """One node per test module, with two sibling enterprises (pumps, motors)."""
+    n = NodeProcess(tmp_path_factory.mktemp("node"))
+    try:
+        n.create_enterprise(PUMPS, b"pump-secret")
+        n.create_enterprise(MOTORS, b"motor-secret")
+        yield n
+    finally:
+        n.stop()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_proxy_env() -> None:
+    """Tests talk to loopback only, never through a proxy from the environment; and a CA
+    bundle named in the environment must not override the test node's own certificate."""
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY",
+                "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        os.environ.pop(var, None)
+    os.environ["NO_PROXY"] = "127.0.0.1,localhost"

@@ -1,0 +1,3 @@
+from tierid.cli import main
+
+main()
