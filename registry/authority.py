@@ -154,9 +154,7 @@ class Authority:
                 else:
                     governing = governing_handle(query.handle)
                     records = [record, txn.get(normalise(governing)) if governing else None]
-                    may_read = self.authorizer.allowed(
-                        txn, query.identity, P.READ_VALUE, records
-                    )
+                    may_read = self.authorizer.allowed(txn, query.identity, P.READ_VALUE, records)
                     chosen = [
                         v for v in chosen if v.public or (may_read and v.permissions & ADMIN_READ)
                     ]
@@ -256,9 +254,14 @@ class Authority:
             prev = old.get(v.index)
             if prev is None:
                 needed.add(_perm_for(v, P.ADD_ADMIN, P.ADD_VALUE))
-            elif (prev.type, prev.data, prev.ttl, prev.ttl_type, prev.permissions, prev.references) != (
-                v.type, v.data, v.ttl, v.ttl_type, v.permissions, v.references
-            ):
+            elif (
+                prev.type,
+                prev.data,
+                prev.ttl,
+                prev.ttl_type,
+                prev.permissions,
+                prev.references,
+            ) != (v.type, v.data, v.ttl, v.ttl_type, v.permissions, v.references):
                 needed.add(_perm_for(prev, P.MODIFY_ADMIN, P.MODIFY_VALUE))
                 if (prev.type.upper() == HS_ADMIN) != (v.type.upper() == HS_ADMIN):
                     needed.add(_perm_for(v, P.MODIFY_ADMIN, P.MODIFY_VALUE))
@@ -378,4 +381,3 @@ class Authority:
             raise AuthenticationNeeded()
         if not self.authorizer.is_server_admin(identity):
             raise InsufficientPermissions(f"{identity} is not a server admin; cannot home {prefix}")
-

@@ -31,7 +31,9 @@ def values_from_body(body: Any, handle: str, max_data_bytes: int) -> list[Handle
     """
     if isinstance(body, dict) and "values" in body:
         named = body.get("handle")
-        if named is not None and (not isinstance(named, str) or normalise(named) != normalise(handle)):
+        if named is not None and (
+            not isinstance(named, str) or normalise(named) != normalise(handle)
+        ):
             raise ProtocolError("handle in the body does not match the handle in the path")
         items = body["values"]
     elif isinstance(body, dict) and {"index", "type", "data"} <= body.keys():
@@ -95,7 +97,11 @@ class AdminRoutes:
         listing = await self.authority.list_handles(
             prefix, identity, page if paging else 0, page_size if paging else -1
         )
-        body: dict[str, Any] = {"responseCode": 1, "prefix": prefix, "totalCount": str(listing.total)}
+        body: dict[str, Any] = {
+            "responseCode": 1,
+            "prefix": prefix,
+            "totalCount": str(listing.total),
+        }
         if paging:
             body["page"] = page
             body["pageSize"] = page_size

@@ -36,7 +36,7 @@ def admin_refs(values: Iterable[HandleValue]) -> list[AdminRef]:
         if v.type.upper() == HS_ADMIN:
             try:
                 refs.append(AdminRef.from_wire(v.data))
-            except Exception:  # noqa: BLE001 - an undecodable admin value grants nothing
+            except Exception:
                 continue
     return refs
 
@@ -92,7 +92,7 @@ class Authorizer:
                     if v.type.upper() == HS_VLIST and i in (0, v.index):
                         try:
                             next_frontier.extend(VList.from_wire(v.data).members)
-                        except Exception:  # noqa: BLE001 - a broken group grants nothing
+                        except Exception:
                             continue
             if not next_frontier:
                 return False

@@ -108,7 +108,9 @@ class HandleHttpClient:
         params = [("index", str(i)) for i in indexes]
         return (await self._call("DELETE", handle_path(handle), params))[1]
 
-    async def list_handles(self, prefix: str, page: int = -1, page_size: int = -1) -> dict[str, Any]:
+    async def list_handles(
+        self, prefix: str, page: int = -1, page_size: int = -1
+    ) -> dict[str, Any]:
         params = [("prefix", prefix)]
         if page >= 0 and page_size >= 0:
             params += [("page", str(page)), ("pageSize", str(page_size))]

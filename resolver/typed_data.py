@@ -355,9 +355,7 @@ class SiteInfo:
         for s in self.servers:
             out += [wb.u32(s.server_id), _ip_to_wire(s.address), wb.byte_array(s.public_key)]
             out.append(wb.u32(len(s.interfaces)))
-            out.extend(
-                bytes((i.service_type, i.protocol)) + wb.u32(i.port) for i in s.interfaces
-            )
+            out.extend(bytes((i.service_type, i.protocol)) + wb.u32(i.port) for i in s.interfaces)
         return b"".join(out)
 
     @classmethod
@@ -374,9 +372,7 @@ class SiteInfo:
             server_id = r.u32()
             address = _ip_from_wire(r.raw(16))
             key = r.byte_array(65536)
-            interfaces = tuple(
-                Interface(r.u8(), r.u8(), r.u32()) for _ in range(r.count(256))
-            )
+            interfaces = tuple(Interface(r.u8(), r.u8(), r.u32()) for _ in range(r.count(256)))
             servers.append(Server(server_id, address, key, interfaces))
         r.expect_end()
         return cls(

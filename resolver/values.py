@@ -85,9 +85,7 @@ def select(
     if not types and not indexes:
         return list(values)
     wanted = set(indexes)
-    return [
-        v for v in values if v.index in wanted or any(type_matches(v.type, t) for t in types)
-    ]
+    return [v for v in values if v.index in wanted or any(type_matches(v.type, t) for t in types)]
 
 
 def first_url(values: Iterable[HandleValue]) -> str | None:

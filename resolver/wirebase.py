@@ -18,7 +18,7 @@ _U32 = struct.Struct(">I")
 
 
 class Reader:
-    """Reads primitives from a buffer, raising :class:`ProtocolError` on any short or lying length."""
+    """Reads primitives from a buffer; a short buffer or lying length is a ProtocolError."""
 
     __slots__ = ("_buf", "_end", "pos")
 

@@ -61,8 +61,9 @@ def tierid_cli(*args: str, check: bool = True, timeout: float = 60) -> subproces
 class NodeProcess:
     """A real tierid node process on 127.0.0.1 with a bootstrapped provincial prefix."""
 
-    def __init__(self, root: Path, *, tls: bool = False, insecure_auth: bool = True,
-                 extra: str = "") -> None:
+    def __init__(
+        self, root: Path, *, tls: bool = False, insecure_auth: bool = True, extra: str = ""
+    ) -> None:
         self.root = root
         self.port = free_port()
         self.tls = tls
@@ -72,7 +73,9 @@ class NodeProcess:
         self.secrets: dict[str, bytes] = {}
         tls_lines = ""
         if tls:
-            tierid_cli("keygen", "tls", "--cert", str(root / "cert.pem"), "--key", str(root / "key.pem"))
+            tierid_cli(
+                "keygen", "tls", "--cert", str(root / "cert.pem"), "--key", str(root / "key.pem")
+            )
             tls_lines = 'tls_cert = "cert.pem"\ntls_key = "key.pem"\n'
         self.config.write_text(
             f"""
@@ -95,8 +98,15 @@ max_value_bytes = 4096
         )
         secret_file = root / "operator.secret"
         secret_file.write_bytes(b"operator-secret")
-        tierid_cli("init", "--config", str(self.config), "--prefix", PROVINCE,
-                   "--secret-file", str(secret_file))
+        tierid_cli(
+            "init",
+            "--config",
+            str(self.config),
+            "--prefix",
+            PROVINCE,
+            "--secret-file",
+            str(secret_file),
+        )
         self.secrets[OPERATOR] = b"operator-secret"
         self.proc: subprocess.Popen | None = None
         self.start()
@@ -109,7 +119,8 @@ max_value_bytes = 4096
         self.log = open(self.root / f"node-{time.monotonic_ns()}.log", "w")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tierid", "serve", "--config", str(self.config)],
-            stdout=self.log, stderr=subprocess.STDOUT,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -179,7 +190,14 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:
 def _no_proxy_env() -> None:
     """Tests talk to loopback only, never through a proxy from the environment; and a CA
     bundle named in the environment must not override the test node's own certificate."""
-    for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY",
-                "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+    for var in (
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "ALL_PROXY",
+        "REQUESTS_CA_BUNDLE",
+        "CURL_CA_BUNDLE",
+    ):
         os.environ.pop(var, None)
     os.environ["NO_PROXY"] = "127.0.0.1,localhost"

@@ -28,7 +28,9 @@ def test_wrong_or_malformed_credentials_are_403(node: NodeProcess) -> None:
         "Basic !!!notbase64",
         "Bearer abc",
     ):
-        r = requests.put(node.api("88.118.8/WRONG"), json=record(), headers={"Authorization": header})
+        r = requests.put(
+            node.api("88.118.8/WRONG"), json=record(), headers={"Authorization": header}
+        )
         assert (r.status_code, r.json()["responseCode"]) == (403, 403), header
     assert requests.get(node.api("88.118.8/WRONG")).status_code == 404
 
@@ -37,7 +39,9 @@ def test_index_zero_means_any_key_index(node: NodeProcess) -> None:
     from resolver.http_client import basic_header
 
     header = basic_header("0.NA/88.118.8", b"pump-secret")  # no "index:" part -> index 0
-    r = requests.put(node.api("88.118.8/ANY-INDEX"), json=record(), headers={"Authorization": header})
+    r = requests.put(
+        node.api("88.118.8/ANY-INDEX"), json=record(), headers={"Authorization": header}
+    )
     assert r.status_code == 201
 
 
@@ -47,13 +51,20 @@ def test_a_sibling_enterprise_cannot_touch_another_prefix(node: NodeProcess) -> 
     for r in (
         motors.put(node.api("88.118.8/INTRUDER"), json=record()),
         motors.put(node.api("88.118.8/OWNED"), json=record("https://evil.example")),
-        motors.put(node.api("88.118.8/OWNED"), params={"index": "5"}, json=[{"index": 5, "type": "X", "data": "y"}]),
+        motors.put(
+            node.api("88.118.8/OWNED"),
+            params={"index": "5"},
+            json=[{"index": 5, "type": "X", "data": "y"}],
+        ),
         motors.delete(node.api("88.118.8/OWNED"), params={"index": "1"}),
         motors.delete(node.api("88.118.8/OWNED")),
         motors.put(node.api("0.NA/88.118.8"), json=record()),
     ):
         assert (r.status_code, r.json()["responseCode"]) == (403, 401), r.text
-    assert requests.get(node.api("88.118.8/OWNED")).json()["values"][0]["data"]["value"] == "https://pumps.example/p"
+    assert (
+        requests.get(node.api("88.118.8/OWNED")).json()["values"][0]["data"]["value"]
+        == "https://pumps.example/p"
+    )
     assert requests.get(node.api("88.118.8/INTRUDER")).status_code == 404
 
 
@@ -64,7 +75,10 @@ def test_private_values_only_for_authorized_readers(node: NodeProcess) -> None:
     indexes = lambda r: [v["index"] for v in r.json()["values"]]  # noqa: E731
     assert indexes(requests.get(node.api("88.118.8/PRIVATE"))) == [1, 100]
     assert indexes(pumps.get(node.api("88.118.8/PRIVATE"))) == [1, 100, 2005]
-    assert indexes(pumps.get(node.api("88.118.8/PRIVATE"), params={"publicOnly": "true"})) == [1, 100]
+    assert indexes(pumps.get(node.api("88.118.8/PRIVATE"), params={"publicOnly": "true"})) == [
+        1,
+        100,
+    ]
     assert indexes(node.session(MOTORS_ADMIN).get(node.api("88.118.8/PRIVATE"))) == [1, 100]
     r = requests.get(node.api("88.118.8/PRIVATE"), params={"publicOnly": "false"})
     assert (r.status_code, r.json()["responseCode"]) == (401, 402)
@@ -76,26 +90,55 @@ def test_admin_groups_grant_exactly_their_permissions(node: NodeProcess) -> None
     """HS_ADMIN -> 200:0.NA/88.118.8, an HS_VLIST naming 300:88.118.8/OPS (modify only)."""
     pumps = node.session(PUMPS_ADMIN)
     group = VList((("88.118.8/OPS", 300),))
-    r = pumps.put(node.api("0.NA/88.118.8"), params={"index": "200"},
-                  json=[{"index": 200, "type": "HS_VLIST", "data": {"format": "vlist", "value": group.to_json()}}])
+    r = pumps.put(
+        node.api("0.NA/88.118.8"),
+        params={"index": "200"},
+        json=[
+            {
+                "index": 200,
+                "type": "HS_VLIST",
+                "data": {"format": "vlist", "value": group.to_json()},
+            }
+        ],
+    )
     assert r.status_code == 201, r.text
-    r = pumps.put(node.api("88.118.8/OPS"), json=[
-        {"index": 300, "type": "HS_SECKEY", "data": "ops-secret", "permissions": "1100"}])
+    r = pumps.put(
+        node.api("88.118.8/OPS"),
+        json=[{"index": 300, "type": "HS_SECKEY", "data": "ops-secret", "permissions": "1100"}],
+    )
     assert r.status_code == 201
     node.secrets["300:88.118.8/OPS"] = b"ops-secret"
-    grant = {"index": 101, "type": "HS_ADMIN", "data": {"format": "admin", "value": {
-        "handle": "0.NA/88.118.8", "index": 200, "permissions": "000000010000"}}}  # MODIFY_VALUE
+    grant = {
+        "index": 101,
+        "type": "HS_ADMIN",
+        "data": {
+            "format": "admin",
+            "value": {"handle": "0.NA/88.118.8", "index": 200, "permissions": "000000010000"},
+        },
+    }  # MODIFY_VALUE
     assert pumps.put(node.api("88.118.8/GROUPED"), json=record() + [grant]).status_code == 201
 
     ops = node.session("300:88.118.8/OPS")
-    r = ops.put(node.api("88.118.8/GROUPED"), params={"index": "1"},
-                json=[{"index": 1, "type": "URL", "data": "https://pumps.example/moved"}])
+    r = ops.put(
+        node.api("88.118.8/GROUPED"),
+        params={"index": "1"},
+        json=[{"index": 1, "type": "URL", "data": "https://pumps.example/moved"}],
+    )
     assert (r.status_code, r.json()["responseCode"]) == (200, 1)
-    r = ops.put(node.api("88.118.8/GROUPED"), params={"index": "7"}, json=[{"index": 7, "type": "X", "data": "y"}])
+    r = ops.put(
+        node.api("88.118.8/GROUPED"),
+        params={"index": "7"},
+        json=[{"index": 7, "type": "X", "data": "y"}],
+    )
     assert (r.status_code, r.json()["responseCode"]) == (403, 401)  # ADD_VALUE not granted
     r = ops.delete(node.api("88.118.8/GROUPED"))
     assert (r.status_code, r.json()["responseCode"]) == (403, 401)
-    assert requests.get(node.api("88.118.8/GROUPED"), params={"index": "1"}).json()["values"][0]["data"]["value"] == "https://pumps.example/moved"
+    assert (
+        requests.get(node.api("88.118.8/GROUPED"), params={"index": "1"}).json()["values"][0][
+            "data"
+        ]["value"]
+        == "https://pumps.example/moved"
+    )
 
 
 def test_parent_tier_administers_the_delegation_but_not_the_records(node: NodeProcess) -> None:
@@ -103,15 +146,30 @@ def test_parent_tier_administers_the_delegation_but_not_the_records(node: NodePr
     delegation record) but not the workshop's records; the workshop cannot touch 88.118.8."""
     node.create_enterprise("88.118.8.1", b"workshop-secret")  # operator creates and homes it
     workshop = node.session("300:0.NA/88.118.8.1")
-    owned = [{"index": 1, "type": "URL", "data": "https://w.example"},
-             {"index": 100, "type": "HS_ADMIN", "data": {"format": "admin", "value": {
-                 "handle": "0.NA/88.118.8.1", "index": 300, "permissions": "011111111111"}}}]
+    owned = [
+        {"index": 1, "type": "URL", "data": "https://w.example"},
+        {
+            "index": 100,
+            "type": "HS_ADMIN",
+            "data": {
+                "format": "admin",
+                "value": {"handle": "0.NA/88.118.8.1", "index": 300, "permissions": "011111111111"},
+            },
+        },
+    ]
     assert workshop.put(node.api("88.118.8.1/PART-1"), json=owned).status_code == 201
     pumps = node.session(PUMPS_ADMIN)
-    r = pumps.put(node.api("88.118.8.1/PART-1"), params={"index": "1"},
-                  json=[{"index": 1, "type": "URL", "data": "https://hijack.example"}])
+    r = pumps.put(
+        node.api("88.118.8.1/PART-1"),
+        params={"index": "1"},
+        json=[{"index": 1, "type": "URL", "data": "https://hijack.example"}],
+    )
     assert (r.status_code, r.json()["responseCode"]) == (403, 401)
-    r = pumps.put(node.api("0.NA/88.118.8.1"), params={"index": "2"}, json=[{"index": 2, "type": "DESC", "data": "Workshop 1"}])
+    r = pumps.put(
+        node.api("0.NA/88.118.8.1"),
+        params={"index": "2"},
+        json=[{"index": 2, "type": "DESC", "data": "Workshop 1"}],
+    )
     assert r.status_code == 201
     r = workshop.put(node.api("88.118.8/FROM-WORKSHOP"), json=owned)
     assert (r.status_code, r.json()["responseCode"]) == (403, 401)

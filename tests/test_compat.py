@@ -11,7 +11,7 @@ from resolver import _compat
 
 def test_implementation_follows_the_switch() -> None:
     expected = "py" if _compat.NO_EXTENSIONS else "c"
-    assert resolver.handle.IMPLEMENTATION == expected
+    assert expected == resolver.handle.IMPLEMENTATION
 
 
 def test_compiled_twin_is_preferred_by_default() -> None:
@@ -19,7 +19,10 @@ def test_compiled_twin_is_preferred_by_default() -> None:
     env = {"PATH": "/usr/bin:/bin", "TIERID_REQUIRE_EXTENSIONS": "1"}
     out = subprocess.run(
         [sys.executable, "-c", "import resolver.handle as h; print(h.IMPLEMENTATION)"],
-        capture_output=True, text=True, env=env, check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
     )
     assert out.stdout.strip() == "c"
 
@@ -27,7 +30,14 @@ def test_compiled_twin_is_preferred_by_default() -> None:
 def test_no_extensions_switch_selects_python() -> None:
     env = {"PATH": "/usr/bin:/bin", "TIERID_NO_EXTENSIONS": "1"}
     out = subprocess.run(
-        [sys.executable, "-c", "import resolver.handle as h; print(h.IMPLEMENTATION, h.parse.__module__)"],
-        capture_output=True, text=True, env=env, check=True,
+        [
+            sys.executable,
+            "-c",
+            "import resolver.handle as h; print(h.IMPLEMENTATION, h.parse.__module__)",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
     )
     assert out.stdout.split() == ["py", "resolver.handle_py"]

@@ -10,8 +10,14 @@ import requests
 from tests.conftest import MOTORS_ADMIN, PUMPS_ADMIN, NodeProcess
 from tests.test_handle import AWKWARD_SUFFIXES
 
-ADMIN_VALUE = {"index": 100, "type": "HS_ADMIN", "data": {"format": "admin", "value": {
-    "handle": "0.NA/88.118.8", "index": 300, "permissions": "011111111111"}}}
+ADMIN_VALUE = {
+    "index": 100,
+    "type": "HS_ADMIN",
+    "data": {
+        "format": "admin",
+        "value": {"handle": "0.NA/88.118.8", "index": 300, "permissions": "011111111111"},
+    },
+}
 
 
 def record(url: str = "https://pumps.example/p", **extra: str) -> list[dict]:
@@ -69,7 +75,7 @@ def test_awkward_suffixes_survive_every_route(
     got = requests.get(url).json()
     assert got["handle"] == handle
     assert got["values"][0]["data"]["value"] == f"https://pumps.example/{len(suffix)}"
-    proxy = node.url + url[len(node.url) + len("/api/handles"):]
+    proxy = node.url + url[len(node.url) + len("/api/handles") :]
     redirect = requests.get(proxy, allow_redirects=False)
     assert redirect.status_code == 302
     assert redirect.headers["Location"] == f"https://pumps.example/{len(suffix)}"
@@ -81,8 +87,12 @@ def test_awkward_suffixes_survive_every_route(
     assert requests.get(url).status_code == 404
 
 
-def test_percent_2f_is_decoded_once_after_routing(node: NodeProcess, pumps: requests.Session) -> None:
-    assert pumps.put(f"{node.url}/api/handles/88.118.8/a%2Fb%252F", json=record()).status_code == 201
+def test_percent_2f_is_decoded_once_after_routing(
+    node: NodeProcess, pumps: requests.Session
+) -> None:
+    assert (
+        pumps.put(f"{node.url}/api/handles/88.118.8/a%2Fb%252F", json=record()).status_code == 201
+    )
     got = requests.get(node.api("88.118.8/a/b%2F")).json()
     assert got["handle"] == "88.118.8/a/b%2F"
 
@@ -96,7 +106,10 @@ def test_type_and_index_filters(node: NodeProcess, pumps: requests.Session) -> N
     assert types(type="url.") == [1, 3]
     assert types(type="MODEL", index="100") == [100, 2000]
     r = requests.get(url, params={"type": "NOPE"})
-    assert (r.status_code, r.json()) == (200, {"responseCode": 200, "handle": "88.118.8/FILTER", "values": []})
+    assert (r.status_code, r.json()) == (
+        200,
+        {"responseCode": 200, "handle": "88.118.8/FILTER", "values": []},
+    )
     r = requests.get(url, params=[("index", "1"), ("index", "3")])
     assert [v["index"] for v in r.json()["values"]] == [1, 3]
 
@@ -106,21 +119,34 @@ def test_add_replace_and_remove_single_values(node: NodeProcess, pumps: requests
     pumps.put(url, json=record())
     r = pumps.put(url, params={"index": "2"}, json=[{"index": 2, "type": "DESC", "data": "new"}])
     assert (r.status_code, r.json()["responseCode"]) == (201, 1)
-    r = pumps.put(url, params={"index": "2"}, json=[{"index": 2, "type": "DESC", "data": "changed"}])
+    r = pumps.put(
+        url, params={"index": "2"}, json=[{"index": 2, "type": "DESC", "data": "changed"}]
+    )
     assert (r.status_code, r.json()["responseCode"]) == (200, 1)
-    r = pumps.put(url, params={"index": "2", "overwrite": "false"},
-                  json=[{"index": 2, "type": "DESC", "data": "again"}])
+    r = pumps.put(
+        url,
+        params={"index": "2", "overwrite": "false"},
+        json=[{"index": 2, "type": "DESC", "data": "again"}],
+    )
     assert (r.status_code, r.json()["responseCode"]) == (409, 201)
     r = pumps.put(url, params={"index": "7"}, json=[{"index": 2, "type": "DESC", "data": "x"}])
     assert (r.status_code, r.json()["responseCode"]) == (400, 202)
-    r = pumps.put(url, params={"index": "various"}, json={"index": 9, "type": "DESC", "data": "one"})
+    r = pumps.put(
+        url, params={"index": "various"}, json={"index": 9, "type": "DESC", "data": "one"}
+    )
     assert r.status_code == 201
-    assert requests.get(url, params={"index": "2"}).json()["values"][0]["data"]["value"] == "changed"
+    assert (
+        requests.get(url, params={"index": "2"}).json()["values"][0]["data"]["value"] == "changed"
+    )
     r = pumps.delete(url, params={"index": "2"})
     assert (r.status_code, r.json()["responseCode"]) == (200, 1)
     r = pumps.delete(url, params={"index": "2"})
     assert (r.status_code, r.json()["responseCode"]) == (400, 200)
-    r = pumps.put(node.api("88.118.8/NO-SUCH"), params={"index": "2"}, json=[{"index": 2, "type": "D", "data": "x"}])
+    r = pumps.put(
+        node.api("88.118.8/NO-SUCH"),
+        params={"index": "2"},
+        json=[{"index": 2, "type": "D", "data": "x"}],
+    )
     assert (r.status_code, r.json()["responseCode"]) == (404, 100)
 
 
@@ -146,12 +172,14 @@ def test_listing_pages_and_prefixes(node: NodeProcess, pumps: requests.Session) 
     full = pumps.get(f"{node.url}/api/handles", params={"prefix": "88.118.8"}).json()
     total = int(full["totalCount"])
     assert total == len(full["handles"]) >= 5
-    page = pumps.get(f"{node.url}/api/handles",
-                     params={"prefix": "0.NA/88.118.8", "page": "1", "pageSize": "2"}).json()
+    page = pumps.get(
+        f"{node.url}/api/handles", params={"prefix": "0.NA/88.118.8", "page": "1", "pageSize": "2"}
+    ).json()
     assert page["totalCount"] == str(total) and page["page"] == 1 and page["pageSize"] == 2
     assert page["handles"] == full["handles"][2:4]
-    count_only = pumps.get(f"{node.url}/api/handles",
-                           params={"prefix": "88.118.8", "page": "0", "pageSize": "0"}).json()
+    count_only = pumps.get(
+        f"{node.url}/api/handles", params={"prefix": "88.118.8", "page": "0", "pageSize": "0"}
+    ).json()
     assert count_only["handles"] == [] and count_only["totalCount"] == str(total)
     r = requests.get(f"{node.url}/api/handles", params={"prefix": "88.118.8"})
     assert (r.status_code, r.json()["responseCode"]) == (401, 402)
@@ -173,9 +201,13 @@ def test_not_homed_prefix_is_rc_301(node: NodeProcess, pumps: requests.Session) 
     ("path", "rule"),
     [("88.118.8", "no '/'"), ("88..1/x", "empty prefix segment"), ("88.118.8/a%01b", "control")],
 )
-def test_malformed_identifiers(node: NodeProcess, pumps: requests.Session, path: str, rule: str) -> None:
-    for r in (requests.get(f"{node.url}/api/handles/{path}"),
-              pumps.put(f"{node.url}/api/handles/{path}", json=record())):
+def test_malformed_identifiers(
+    node: NodeProcess, pumps: requests.Session, path: str, rule: str
+) -> None:
+    for r in (
+        requests.get(f"{node.url}/api/handles/{path}"),
+        pumps.put(f"{node.url}/api/handles/{path}", json=record()),
+    ):
         assert (r.status_code, r.json()["responseCode"]) == (400, 102)
         assert rule in r.json()["message"]
     r = requests.get(f"{node.url}/api/handles/88.118.8/%C3%28")
@@ -193,7 +225,11 @@ def test_bad_bodies_write_nothing(node: NodeProcess, pumps: requests.Session) ->
         (dict(json=record() + [{"index": 1, "type": "X", "data": "dup"}]), 409, 201),
         (dict(json=[{"index": i, "type": "X", "data": "v"} for i in range(1, 60)]), 400, 202),
         (dict(json=[{"index": 1, "type": "X", "data": "v" * 5000}]), 400, 202),
-        (dict(data=b"[" + b" " * 70_000 + b"]", headers={"Content-Type": "application/json"}), 413, 4),
+        (
+            dict(data=b"[" + b" " * 70_000 + b"]", headers={"Content-Type": "application/json"}),
+            413,
+            4,
+        ),
     ]
     for kwargs, status, rc in cases:
         r = pumps.put(url, **kwargs)
@@ -205,7 +241,10 @@ def test_bad_bodies_write_nothing(node: NodeProcess, pumps: requests.Session) ->
 def test_unknown_endpoints_and_methods_answer_json(node: NodeProcess) -> None:
     r = requests.get(f"{node.url}/api/nothing-here")
     assert r.status_code == 404
-    assert r.json() == {"responseCode": 4, "message": "Unknown HTTP API endpoint GET /api/nothing-here"}
+    assert r.json() == {
+        "responseCode": 4,
+        "message": "Unknown HTTP API endpoint GET /api/nothing-here",
+    }
     r = requests.patch(node.api("88.118.8/X"))
     assert r.status_code == 404 and r.json()["responseCode"] == 4
     r = requests.get(f"{node.url}/api/handles")
@@ -214,13 +253,26 @@ def test_unknown_endpoints_and_methods_answer_json(node: NodeProcess) -> None:
 
 def test_web_proxy_redirect_alias_and_pages(node: NodeProcess, pumps: requests.Session) -> None:
     pumps.put(node.api("88.118.8/TARGET"), json=record("https://pumps.example/target"))
-    pumps.put(node.api("88.118.8/ALIAS"), json=[{"index": 1, "type": "HS_ALIAS", "data": "88.118.8/TARGET"}])
-    pumps.put(node.api("88.118.8/LOOP-A"), json=[{"index": 1, "type": "HS_ALIAS", "data": "88.118.8/LOOP-B"}])
-    pumps.put(node.api("88.118.8/LOOP-B"), json=[{"index": 1, "type": "HS_ALIAS", "data": "88.118.8/LOOP-A"}])
-    pumps.put(node.api("88.118.8/NO-URL"), json=[{"index": 2, "type": "DESC", "data": "<b>bold</b>"}])
+    pumps.put(
+        node.api("88.118.8/ALIAS"),
+        json=[{"index": 1, "type": "HS_ALIAS", "data": "88.118.8/TARGET"}],
+    )
+    pumps.put(
+        node.api("88.118.8/LOOP-A"),
+        json=[{"index": 1, "type": "HS_ALIAS", "data": "88.118.8/LOOP-B"}],
+    )
+    pumps.put(
+        node.api("88.118.8/LOOP-B"),
+        json=[{"index": 1, "type": "HS_ALIAS", "data": "88.118.8/LOOP-A"}],
+    )
+    pumps.put(
+        node.api("88.118.8/NO-URL"), json=[{"index": 2, "type": "DESC", "data": "<b>bold</b>"}]
+    )
     r = requests.get(f"{node.url}/88.118.8/ALIAS", allow_redirects=False)
     assert (r.status_code, r.headers["Location"]) == (302, "https://pumps.example/target")
-    r = requests.get(f"{node.url}/hdl:88.118.8/TARGET", params={"urlappend": "?lang=zh"}, allow_redirects=False)
+    r = requests.get(
+        f"{node.url}/hdl:88.118.8/TARGET", params={"urlappend": "?lang=zh"}, allow_redirects=False
+    )
     assert r.headers["Location"] == "https://pumps.example/target?lang=zh"
     r = requests.get(f"{node.url}/88.118.8/LOOP-A", allow_redirects=False)
     assert r.status_code == 500 and "text/html" in r.headers["Content-Type"] and "alias" in r.text

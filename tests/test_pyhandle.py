@@ -59,10 +59,14 @@ def test_register_read_modify_delete(client: RESTHandleClient) -> None:
         client.delete_handle(handle)
 
 
-def test_read_only_client_sees_public_values(tls_node: NodeProcess, client: RESTHandleClient) -> None:
+def test_read_only_client_sees_public_values(
+    tls_node: NodeProcess, client: RESTHandleClient
+) -> None:
     handle = f"{PUMPS}/PYHANDLE-READ"
     client.register_handle(handle, "https://pumps.example/read")
-    reader = RESTHandleClient.instantiate_for_read_access(tls_node.url, HTTPS_verify=tls_node.verify)
+    reader = RESTHandleClient.instantiate_for_read_access(
+        tls_node.url, HTTPS_verify=tls_node.verify
+    )
     assert reader.get_value_from_handle(handle, "URL") == "https://pumps.example/read"
     assert reader.retrieve_handle_record(f"{PUMPS}/NOT-THERE") is None
 
@@ -73,5 +77,7 @@ def test_wrong_password_is_rejected(tls_node: NodeProcess) -> None:
     )
     with pytest.raises((HandleAuthenticationError, GenericHandleError)):
         bad.register_handle(f"{PUMPS}/PYHANDLE-DENIED", "https://x.example")
-    reader = RESTHandleClient.instantiate_for_read_access(tls_node.url, HTTPS_verify=tls_node.verify)
+    reader = RESTHandleClient.instantiate_for_read_access(
+        tls_node.url, HTTPS_verify=tls_node.verify
+    )
     assert reader.retrieve_handle_record(f"{PUMPS}/PYHANDLE-DENIED") is None

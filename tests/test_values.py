@@ -15,7 +15,9 @@ from resolver.typed_data import AdminRef, SiteInfo, VList, admin_perms_from_json
 from resolver.values import HandleValue, first_url, select, type_matches
 
 VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors" / "handle"
-needs_vectors = pytest.mark.skipif(not VECTORS.exists(), reason="shared/vectors not beside the checkout")
+needs_vectors = pytest.mark.skipif(
+    not VECTORS.exists(), reason="shared/vectors not beside the checkout"
+)
 
 
 def _root_info_values() -> list[tuple[str, bytes]]:
@@ -63,7 +65,8 @@ def test_root_info_sites_match_bootstrap_json() -> None:
     ghr = json.loads((VECTORS / "bootstrap_handles.json").read_text())["handles"]["0.NA/0.NA"]
     json_sites = {
         v["data"]["value"]["servers"][0]["address"]: v["data"]["value"]
-        for v in ghr["values"] if v["type"] == "HS_SITE"
+        for v in ghr["values"]
+        if v["type"] == "HS_SITE"
     }
     binary_sites = [SiteInfo.from_wire(d) for t, d in _root_info_values() if t == "HS_SITE"]
     matched = [s for s in binary_sites if s.servers[0].address in json_sites]
@@ -75,28 +78,40 @@ def test_root_info_sites_match_bootstrap_json() -> None:
 def test_value_json_shapes_follow_handle_net() -> None:
     v = HandleValue(1, "URL", b"https://example.org/x", timestamp=1_000_000_000)
     assert value_to_json(v) == {
-        "index": 1, "type": "URL",
+        "index": 1,
+        "type": "URL",
         "data": {"format": "string", "value": "https://example.org/x"},
-        "ttl": 86400, "timestamp": "2001-09-09T01:46:40Z",
+        "ttl": 86400,
+        "timestamp": "2001-09-09T01:46:40Z",
     }
     private = HandleValue(300, "HS_SECKEY", b"s", permissions=0x0C, references=(("88/x", 1),))
     out = value_to_json(private)
     assert out["permissions"] == "1100" and "timestamp" not in out
     assert out["references"] == [{"handle": "88/x", "index": 1}]
-    assert value_to_json(HandleValue(2, "BIN", b"\x00\x01"))["data"] == {"format": "base64", "value": "AAE="}
+    assert value_to_json(HandleValue(2, "BIN", b"\x00\x01"))["data"] == {
+        "format": "base64",
+        "value": "AAE=",
+    }
 
 
 def test_lenient_input_as_pyhandle_sends_it() -> None:
     admin = value_from_json(
-        {"index": "100", "type": "HS_ADMIN", "data": {"format": "admin", "value": {
-            "index": "200", "handle": "0.NA/88.118.8", "permissions": "011111110011"}}},
+        {
+            "index": "100",
+            "type": "HS_ADMIN",
+            "data": {
+                "format": "admin",
+                "value": {"index": "200", "handle": "0.NA/88.118.8", "permissions": "011111110011"},
+            },
+        },
         max_data_bytes=1024,
     )
     assert AdminRef.from_wire(admin.data) == AdminRef("0.NA/88.118.8", 200, 0x7F3)
     bare = value_from_json({"index": 1, "type": "URL", "data": "http://x"}, max_data_bytes=1024)
     assert bare.data == b"http://x"
-    hexed = value_from_json({"index": 2, "type": "X", "data": {"format": "hex", "value": "00ff"}},
-                            max_data_bytes=1024)
+    hexed = value_from_json(
+        {"index": 2, "type": "X", "data": {"format": "hex", "value": "00ff"}}, max_data_bytes=1024
+    )
     assert hexed.data == b"\x00\xff"
 
 
@@ -116,11 +131,20 @@ def test_vlist_round_trip() -> None:
         ({"index": 1, "type": "URL"}, "missing data"),
         ({"index": 1, "type": "URL", "data": 5}, "data must be"),
         ({"index": 1, "type": "URL", "data": {"format": "base64", "value": "!!"}}, "base64"),
-        ({"index": 1, "type": "URL", "data": {"format": "nope", "value": ""}}, "unknown data format"),
+        (
+            {"index": 1, "type": "URL", "data": {"format": "nope", "value": ""}},
+            "unknown data format",
+        ),
         ({"index": 1, "type": "URL", "data": "x", "ttl": -1}, "ttl"),
         ({"index": 1, "type": "URL", "data": "x", "permissions": "12"}, "permissions"),
-        ({"index": 1, "type": "HS_ADMIN", "data": {"format": "admin", "value": {"index": 1}}}, "admin handle"),
-        ({"index": 1, "type": "HS_SITE", "data": {"format": "site", "value": {"servers": []}}}, "server"),
+        (
+            {"index": 1, "type": "HS_ADMIN", "data": {"format": "admin", "value": {"index": 1}}},
+            "admin handle",
+        ),
+        (
+            {"index": 1, "type": "HS_SITE", "data": {"format": "site", "value": {"servers": []}}},
+            "server",
+        ),
         ({"index": 1, "type": "X", "data": "x" * 2000}, "more than"),
         ("not an object", "JSON object"),
     ],

@@ -63,10 +63,17 @@ class Config:
 
     @property
     def storage_path(self) -> Path:
-        return self.path(self.storage.path) if self.storage.path else self.data_dir / "tierid.sqlite3"
+        return (
+            self.path(self.storage.path) if self.storage.path else self.data_dir / "tierid.sqlite3"
+        )
 
 
-_SECTIONS = {"node": NodeSettings, "http": HttpSettings, "storage": StorageSettings, "limits": RecordLimits}
+_SECTIONS = {
+    "node": NodeSettings,
+    "http": HttpSettings,
+    "storage": StorageSettings,
+    "limits": RecordLimits,
+}
 
 
 def _section(name: str, cls: type, raw: Any) -> Any:
@@ -127,4 +134,3 @@ def embedded(name: str) -> Config:
     """One of the configurations shipped inside the package (``demo``), relative to the cwd."""
     text = resources.files("tierid.defaults").joinpath(f"{name}.toml").read_text("utf-8")
     return from_mapping(tomllib.loads(text), Path.cwd())
-

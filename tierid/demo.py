@@ -16,7 +16,7 @@ from registry.permissions import Authorizer
 from registry.storage.sqlite import SQLiteStore
 from resolver.handle import prefix_record
 from resolver.message import Identity
-from resolver.typed_data import AdminRef, AdminPerm
+from resolver.typed_data import AdminPerm, AdminRef
 from resolver.values import ADMIN_READ, ADMIN_WRITE, HS_ADMIN, HS_ALIAS, HandleValue
 from tierid.config import Config
 

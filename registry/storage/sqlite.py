@@ -64,7 +64,9 @@ class _Reader:
         self.conn = conn
 
     def get(self, key: str) -> StoredRecord | None:
-        row = self.conn.execute("SELECT handle, record FROM handles WHERE key = ?", (key,)).fetchone()
+        row = self.conn.execute(
+            "SELECT handle, record FROM handles WHERE key = ?", (key,)
+        ).fetchone()
         return None if row is None else StoredRecord(row[0], unpack_values(row[1]))
 
     def list_handles(self, prefix_key: str, offset: int, limit: int) -> list[str]:
@@ -200,7 +202,9 @@ class SQLiteStore:
             (seq, limit),
         )
         return [
-            Change(r[0], r[1], r[2], r[3], r[4], None if r[5] is None else unpack_values(r[5]), r[6])
+            Change(
+                r[0], r[1], r[2], r[3], r[4], None if r[5] is None else unpack_values(r[5]), r[6]
+            )
             for r in rows
         ]
 

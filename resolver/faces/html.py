@@ -13,7 +13,8 @@ from resolver.values import HandleValue
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:0;padding:1rem;max-width:56rem;margin:auto;color:#1b1b1b}
 h1{font-size:1.3rem;word-break:break-all}table{border-collapse:collapse;width:100%}
-th,td{text-align:left;padding:.4rem;border-bottom:1px solid #ddd;vertical-align:top;word-break:break-word}
+th,td{text-align:left;padding:.4rem;border-bottom:1px solid #ddd;vertical-align:top;
+word-break:break-word}
 th{background:#f3f3f3}.muted{color:#666;font-size:.85rem}code{font-size:.9rem}
 """
 
@@ -30,10 +31,15 @@ def _href(handle: str) -> str:
     return "/" + quote(handle, safe="/:@!$&'()*+,;=-._~") + "?noredirect"
 
 
+def _api_href(handle: str) -> str:
+    return "/api/handles/" + quote(handle, safe="/")
+
+
 def _data_cell(v: HandleValue) -> str:
     shown = data_to_json(v.type, v.data)
     if shown["format"] != "string":
-        return f"<code>{escape(str(shown['value']))}</code> <span class=muted>({shown['format']})</span>"
+        code = escape(str(shown["value"]))
+        return f"<code>{code}</code> <span class=muted>({shown['format']})</span>"
     text = shown["value"]
     if v.type.upper().startswith("URL") and text.lower().startswith(("http://", "https://")):
         return f'<a href="{escape(text, quote=True)}" rel="noopener nofollow">{escape(text)}</a>'
@@ -52,7 +58,7 @@ def record_page(handle: str, values: Sequence[HandleValue]) -> str:
         f"<h1>{escape(handle)}</h1>"
         "<table><tr><th>Index</th><th>Type</th><th>Data</th><th>Updated</th></tr>"
         f"{rows}</table>"
-        f'<p class=muted><a href="/api/handles/{escape(quote(handle, safe="/"), quote=True)}">JSON</a></p>'
+        f'<p class=muted><a href="{escape(_api_href(handle), quote=True)}">JSON</a></p>'
     )
     return _page(handle, body)
 
@@ -62,11 +68,12 @@ def error_page(title: str, message: str) -> str:
 
 
 def index_page(samples: Sequence[str]) -> str:
-    items = "".join(f'<li><a href="{escape(_href(h), quote=True)}">{escape(h)}</a></li>' for h in samples)
+    items = "".join(
+        f'<li><a href="{escape(_href(h), quote=True)}">{escape(h)}</a></li>' for h in samples
+    )
     body = (
         "<h1>tierid</h1><p>Identifier resolution. Open <code>/&lt;identifier&gt;</code> to be "
         "redirected, add <code>?noredirect</code> to see the record, or use the JSON API at "
-        "<code>/api/handles/&lt;identifier&gt;</code>.</p>"
-        + (f"<ul>{items}</ul>" if items else "")
+        "<code>/api/handles/&lt;identifier&gt;</code>.</p>" + (f"<ul>{items}</ul>" if items else "")
     )
     return _page("tierid", body)

@@ -178,12 +178,18 @@ async def error_middleware(
     except web.HTTPException as exc:
         if exc.status == 404:
             return json_response(
-                {"responseCode": 4, "message": f"Unknown HTTP API endpoint {request.method} {request.path}"},
+                {
+                    "responseCode": 4,
+                    "message": f"Unknown HTTP API endpoint {request.method} {request.path}",
+                },
                 404,
             )
         if exc.status == 405:
             return json_response(
-                {"responseCode": 4, "message": f"Method {request.method} not allowed on {request.path}"},
+                {
+                    "responseCode": 4,
+                    "message": f"Method {request.method} not allowed on {request.path}",
+                },
                 405,
             )
         raise

@@ -21,24 +21,42 @@ T = TypeVar("T")
 def node_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """``--node``, ``--auth``, ``--secret-file`` and ``--insecure`` for client commands."""
     options = [
-        click.option("--node", default="http://127.0.0.1:8000", show_default=True,
-                     help="Base URL of the node's HTTP API."),
-        click.option("--auth", "identity", metavar="INDEX:HANDLE",
-                     help="Identity to authenticate as, e.g. 300:0.NA/88.118.8."),
-        click.option("--secret-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                     help="File holding the identity's secret key (HS_SECKEY)."),
-        click.option("--insecure", is_flag=True,
-                     help="Do not verify the node's TLS certificate (self-signed test nodes)."),
-        click.option("--ca-file", type=click.Path(exists=True, dir_okay=False),
-                     help="CA or self-signed certificate to verify the node against."),
+        click.option(
+            "--node",
+            default="http://127.0.0.1:8000",
+            show_default=True,
+            help="Base URL of the node's HTTP API.",
+        ),
+        click.option(
+            "--auth",
+            "identity",
+            metavar="INDEX:HANDLE",
+            help="Identity to authenticate as, e.g. 300:0.NA/88.118.8.",
+        ),
+        click.option(
+            "--secret-file",
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            help="File holding the identity's secret key (HS_SECKEY).",
+        ),
+        click.option(
+            "--insecure",
+            is_flag=True,
+            help="Do not verify the node's TLS certificate (self-signed test nodes).",
+        ),
+        click.option(
+            "--ca-file",
+            type=click.Path(exists=True, dir_okay=False),
+            help="CA or self-signed certificate to verify the node against.",
+        ),
     ]
     for option in reversed(options):
         fn = option(fn)
     return fn
 
 
-def client(node: str, identity: str | None, secret_file: Path | None, insecure: bool,
-           ca_file: str | None) -> HandleHttpClient:
+def client(
+    node: str, identity: str | None, secret_file: Path | None, insecure: bool, ca_file: str | None
+) -> HandleHttpClient:
     if bool(identity) != bool(secret_file):
         raise click.UsageError("--auth and --secret-file go together")
     secret = secret_file.read_bytes().strip() if secret_file else None

@@ -21,8 +21,12 @@ def keygen() -> None:
 
 
 @keygen.command()
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="File to write the secret to (mode 600).")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="File to write the secret to (mode 600).",
+)
 @click.option("--index", default=300, show_default=True, help="Index of the HS_SECKEY value.")
 def secret(out: Path, index: int) -> None:
     """Write a random secret and print the HS_SECKEY value to register for it."""
@@ -31,15 +35,29 @@ def secret(out: Path, index: int) -> None:
     out.chmod(0o600)
     click.echo(f"secret written to {out}")
     click.echo("HS_SECKEY value to add to the identity record (not publicly readable):")
-    click.echo(json.dumps({"index": index, "type": "HS_SECKEY", "permissions": "1100",
-                           "data": {"format": "string", "value": value}}))
+    click.echo(
+        json.dumps(
+            {
+                "index": index,
+                "type": "HS_SECKEY",
+                "permissions": "1100",
+                "data": {"format": "string", "value": value},
+            }
+        )
+    )
 
 
 @keygen.command()
 @click.option("--cert", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--key", type=click.Path(dir_okay=False, path_type=Path), required=True)
-@click.option("--host", "hosts", multiple=True, default=["127.0.0.1", "localhost"],
-              show_default=True, help="Names or addresses the certificate is for.")
+@click.option(
+    "--host",
+    "hosts",
+    multiple=True,
+    default=["127.0.0.1", "localhost"],
+    show_default=True,
+    help="Names or addresses the certificate is for.",
+)
 @click.option("--days", default=365, show_default=True)
 def tls(cert: Path, key: Path, hosts: tuple[str, ...], days: int) -> None:
     """Write a self-signed certificate and key (PEM) for [http] tls_cert and tls_key."""
@@ -62,13 +80,21 @@ def tls(cert: Path, key: Path, hosts: tuple[str, ...], days: int) -> None:
         .not_valid_after(now + datetime.timedelta(days=days))
         .add_extension(x509.SubjectAlternativeName(names), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(private.public_key()), critical=False)
-        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(private.public_key()), critical=False
+        )
+        .add_extension(
+            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
+        )
         .sign(private, hashes.SHA256())
     )
-    key.write_bytes(private.private_bytes(serialization.Encoding.PEM,
-                                          serialization.PrivateFormat.PKCS8,
-                                          serialization.NoEncryption()))
+    key.write_bytes(
+        private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     key.chmod(0o600)
     cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
     click.echo(f"certificate {cert} and key {key} for {', '.join(hosts)}")

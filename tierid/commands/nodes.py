@@ -25,7 +25,9 @@ console = Console(highlight=False)
 
 
 def _serve(config: config_mod.Config, samples: tuple[str, ...] = ()) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     scheme = "https" if config.http.tls_cert else "http"
     url = f"{scheme}://{config.http.host}:{config.http.port}"
     console.print(f"tierid node [bold]{config.node.name}[/] listening on {url}")
@@ -53,16 +55,23 @@ def _load(path: Path | None) -> config_mod.Config:
 
 
 @click.command()
-@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Node configuration (TOML). Without it, the embedded demo defaults.")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Node configuration (TOML). Without it, the embedded demo defaults.",
+)
 def serve(config_path: Path | None) -> None:
     """Run a node from a configuration file until Ctrl-C."""
     _serve(_load(config_path))
 
 
 @click.command()
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Where the demo keeps its data (default var/demo).")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where the demo keeps its data (default var/demo).",
+)
 @click.option("--port", type=int, help="HTTP port (default 8000).")
 def demo(data_dir: Path | None, port: int | None) -> None:
     """Run a demo node with sample products, seeded on first start."""
@@ -75,17 +84,26 @@ def demo(data_dir: Path | None, port: int | None) -> None:
     console.print("seeded demo data" if seeded else "demo data already present")
     for prefix in (demo_mod.PROVINCE, *demo_mod.ENTERPRISES):
         console.print(
-            f"  admin {ADMIN_INDEX}:{prefix_record(prefix)}  secret in {demo_mod.secret_path(config, prefix)}"
+            f"  admin {ADMIN_INDEX}:{prefix_record(prefix)}"
+            f"  secret in {demo_mod.secret_path(config, prefix)}"
         )
     _serve(config, demo_mod.SAMPLES)
 
 
 @click.command()
-@click.option("--config", "config_path", required=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--config",
+    "config_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+)
 @click.option("--prefix", required=True, help="Prefix to home and administer, e.g. 88.118.")
-@click.option("--secret-file", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Secret for 300:0.NA/<prefix>; created (random) if the file does not exist.")
+@click.option(
+    "--secret-file",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Secret for 300:0.NA/<prefix>; created (random) if the file does not exist.",
+)
 @click.option("--replace", is_flag=True, help="Replace an existing prefix record.")
 def init(config_path: Path, prefix: str, secret_file: Path, replace: bool) -> None:
     """Bootstrap a fresh node: home PREFIX and create 0.NA/PREFIX with its admin key.

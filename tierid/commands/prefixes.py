@@ -21,15 +21,28 @@ def prefix() -> None:
 @prefix.command()
 @click.argument("new_prefix", metavar="PREFIX")
 @node_options
-@click.option("--admin-secret-file", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Secret for the new prefix's admin 300:0.NA/PREFIX (created if missing).")
+@click.option(
+    "--admin-secret-file",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Secret for the new prefix's admin 300:0.NA/PREFIX (created if missing).",
+)
 @click.option("--site", metavar="HOST:PORT", help="Where PREFIX is served (HS_SITE over HTTP).")
 @click.option("--https", is_flag=True, help="The site speaks HTTPS.")
 @click.option("--home", is_flag=True, help="Also home PREFIX on this node (server admins).")
 @wraps_async
-async def create(new_prefix: str, node: str, identity: str | None, secret_file: Path | None,
-                 insecure: bool, ca_file: str | None, admin_secret_file: Path, site: str | None,
-                 https: bool, home: bool) -> None:
+async def create(
+    new_prefix: str,
+    node: str,
+    identity: str | None,
+    secret_file: Path | None,
+    insecure: bool,
+    ca_file: str | None,
+    admin_secret_file: Path,
+    site: str | None,
+    https: bool,
+    home: bool,
+) -> None:
     """Create 0.NA/PREFIX naming its own admin (300:0.NA/PREFIX), as a parent tier does
     when it hands a prefix to a provincial node or an enterprise."""
     parse(f"{new_prefix}/x")
@@ -50,17 +63,29 @@ async def create(new_prefix: str, node: str, identity: str | None, secret_file: 
         await c.put(prefix_record(new_prefix), values, overwrite=False)
         if home:
             await c.home(new_prefix)
-    click.echo(f"created {prefix_record(new_prefix)}; admin {ADMIN_INDEX}:{prefix_record(new_prefix)} "
-               f"with the secret in {admin_secret_file}" + ("; homed" if home else ""))
+    click.echo(
+        f"created {prefix_record(new_prefix)}; admin {ADMIN_INDEX}:{prefix_record(new_prefix)} "
+        f"with the secret in {admin_secret_file}" + ("; homed" if home else "")
+    )
 
 
 @prefix.command("list")
 @node_options
-@click.option("--handles", "of_prefix", metavar="PREFIX",
-              help="List the handles under PREFIX instead (needs LIST_HANDLES).")
+@click.option(
+    "--handles",
+    "of_prefix",
+    metavar="PREFIX",
+    help="List the handles under PREFIX instead (needs LIST_HANDLES).",
+)
 @wraps_async
-async def list_(node: str, identity: str | None, secret_file: Path | None, insecure: bool,
-                ca_file: str | None, of_prefix: str | None) -> None:
+async def list_(
+    node: str,
+    identity: str | None,
+    secret_file: Path | None,
+    insecure: bool,
+    ca_file: str | None,
+    of_prefix: str | None,
+) -> None:
     """List the prefixes homed on a node, or the handles under one prefix."""
     async with client(node, identity, secret_file, insecure, ca_file) as c:
         if of_prefix:
@@ -70,4 +95,3 @@ async def list_(node: str, identity: str | None, secret_file: Path | None, insec
             items = (await c.list_prefixes())["prefixes"]
     for item in items:
         click.echo(item)
-

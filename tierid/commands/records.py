@@ -51,9 +51,17 @@ def _value_options(values: tuple[str, ...], url: str | None) -> list[dict[str, A
 @click.option("--index", "indexes", multiple=True, type=int, help="Only this index (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print the raw JSON answer.")
 @wraps_async
-async def resolve(handle: str, node: str, identity: str | None, secret_file: Path | None,
-                  insecure: bool, ca_file: str | None, types: tuple[str, ...],
-                  indexes: tuple[int, ...], as_json: bool) -> None:
+async def resolve(
+    handle: str,
+    node: str,
+    identity: str | None,
+    secret_file: Path | None,
+    insecure: bool,
+    ca_file: str | None,
+    types: tuple[str, ...],
+    indexes: tuple[int, ...],
+    as_json: bool,
+) -> None:
     """Resolve HANDLE at a node and print its values."""
     async with client(node, identity, secret_file, insecure, ca_file) as c:
         answer = await c.get(handle, types=types, indexes=indexes)
@@ -74,17 +82,36 @@ async def resolve(handle: str, node: str, identity: str | None, secret_file: Pat
 @click.argument("handle")
 @node_options
 @click.option("--url", help="URL value (index 1).")
-@click.option("--value", "values", multiple=True, metavar="[INDEX:]TYPE=DATA",
-              help="A string value (repeatable), e.g. --value 2001:MODEL=CP-200.")
-@click.option("--values-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="JSON array of values in Handle.Net's form (instead of --url/--value).")
-@click.option("--no-admin", is_flag=True,
-              help="Do not add the HS_ADMIN value naming the prefix's admin.")
+@click.option(
+    "--value",
+    "values",
+    multiple=True,
+    metavar="[INDEX:]TYPE=DATA",
+    help="A string value (repeatable), e.g. --value 2001:MODEL=CP-200.",
+)
+@click.option(
+    "--values-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="JSON array of values in Handle.Net's form (instead of --url/--value).",
+)
+@click.option(
+    "--no-admin", is_flag=True, help="Do not add the HS_ADMIN value naming the prefix's admin."
+)
 @click.option("--no-overwrite", is_flag=True, help="Fail if HANDLE already exists.")
 @wraps_async
-async def register(handle: str, node: str, identity: str | None, secret_file: Path | None,
-                   insecure: bool, ca_file: str | None, url: str | None, values: tuple[str, ...],
-                   values_file: Path | None, no_admin: bool, no_overwrite: bool) -> None:
+async def register(
+    handle: str,
+    node: str,
+    identity: str | None,
+    secret_file: Path | None,
+    insecure: bool,
+    ca_file: str | None,
+    url: str | None,
+    values: tuple[str, ...],
+    values_file: Path | None,
+    no_admin: bool,
+    no_overwrite: bool,
+) -> None:
     """Create HANDLE (or replace it) with the given values.
 
     Unless --no-admin, an HS_ADMIN value at index 100 names 300:0.NA/<prefix> (the
@@ -96,9 +123,20 @@ async def register(handle: str, node: str, identity: str | None, secret_file: Pa
         body = _value_options(values, url)
         if not no_admin:
             prefix, _ = parse(handle)
-            body.append({"index": 100, "type": "HS_ADMIN", "data": {"format": "admin", "value": {
-                "handle": prefix_record(prefix), "index": ADMIN_INDEX,
-                "permissions": _DEFAULT_ADMIN_PERMS}}})
+            body.append(
+                {
+                    "index": 100,
+                    "type": "HS_ADMIN",
+                    "data": {
+                        "format": "admin",
+                        "value": {
+                            "handle": prefix_record(prefix),
+                            "index": ADMIN_INDEX,
+                            "permissions": _DEFAULT_ADMIN_PERMS,
+                        },
+                    },
+                }
+            )
     async with client(node, identity, secret_file, insecure, ca_file) as c:
         status, answer = await c.put(handle, body, overwrite=not no_overwrite)
     click.echo(f"{'created' if status == 201 else 'replaced'} {answer['handle']}")
@@ -107,12 +145,26 @@ async def register(handle: str, node: str, identity: str | None, secret_file: Pa
 @click.command()
 @click.argument("handle")
 @node_options
-@click.option("--index", "indexes", multiple=True, type=int,
-              help="Remove only the value at this index (repeatable).")
+@click.option(
+    "--index",
+    "indexes",
+    multiple=True,
+    type=int,
+    help="Remove only the value at this index (repeatable).",
+)
 @wraps_async
-async def delete(handle: str, node: str, identity: str | None, secret_file: Path | None,
-                 insecure: bool, ca_file: str | None, indexes: tuple[int, ...]) -> None:
+async def delete(
+    handle: str,
+    node: str,
+    identity: str | None,
+    secret_file: Path | None,
+    insecure: bool,
+    ca_file: str | None,
+    indexes: tuple[int, ...],
+) -> None:
     """Delete HANDLE, or some of its values with --index."""
     async with client(node, identity, secret_file, insecure, ca_file) as c:
         await c.delete(handle, indexes=indexes)
-    click.echo(f"deleted {'values ' + ','.join(map(str, indexes)) + ' of ' if indexes else ''}{handle}")
+    click.echo(
+        f"deleted {'values ' + ','.join(map(str, indexes)) + ' of ' if indexes else ''}{handle}"
+    )

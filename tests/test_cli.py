@@ -1,0 +1,123 @@
+"""The ``tierid`` command against a real node, as a user would type it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+
+from tests.conftest import OPERATOR, NodeProcess, tierid_cli
+
+COMMANDS = [
+    [],
+    ["serve"],
+    ["demo"],
+    ["init"],
+    ["keygen"],
+    ["keygen", "secret"],
+    ["keygen", "tls"],
+    ["resolve"],
+    ["register"],
+    ["delete"],
+    ["prefix"],
+    ["prefix", "create"],
+    ["prefix", "list"],
+]
+
+
+@pytest.mark.parametrize("args", COMMANDS, ids=lambda a: " ".join(a) or "tierid")
+def test_every_command_has_help(args: list[str]) -> None:
+    out = tierid_cli(*args, "--help")
+    assert out.returncode == 0 and "Usage: " in out.stdout
+    assert len(out.stdout.splitlines()) > 3
+
+
+def test_enterprise_workflow(node: NodeProcess, tmp_path) -> None:
+    op_secret = tmp_path / "op.secret"
+    op_secret.write_bytes(node.secrets[OPERATOR])
+    ent_secret = tmp_path / "ent.secret"
+    auth = ["--node", node.url, "--auth", OPERATOR, "--secret-file", str(op_secret)]
+    out = tierid_cli(
+        "prefix",
+        "create",
+        "88.118.42",
+        *auth,
+        "--admin-secret-file",
+        str(ent_secret),
+        "--site",
+        f"127.0.0.1:{node.port}",
+        "--home",
+    )
+    assert "created 0.NA/88.118.42" in out.stdout and ent_secret.exists()
+    site = requests.get(node.api("0.NA/88.118.42"), params={"type": "HS_SITE"}).json()
+    assert site["values"][0]["data"]["value"]["servers"][0]["interfaces"][0]["port"] == node.port
+
+    ent = ["--node", node.url, "--auth", "300:0.NA/88.118.42", "--secret-file", str(ent_secret)]
+    out = tierid_cli(
+        "register",
+        "88.118.42/VALVE-1",
+        *ent,
+        "--url",
+        "https://v.example/1",
+        "--value",
+        "MODEL=DN50",
+        "--value",
+        "2001:BATCH=B-7",
+    )
+    assert out.stdout.strip() == "created 88.118.42/VALVE-1"
+    out = tierid_cli("resolve", "88.118.42/valve-1", "--node", node.url, "--json")
+    answer = json.loads(out.stdout)
+    assert answer["handle"] == "88.118.42/valve-1"
+    assert {(v["index"], v["type"]) for v in answer["values"]} == {
+        (1, "URL"),
+        (2, "MODEL"),
+        (2001, "BATCH"),
+        (100, "HS_ADMIN"),
+    }
+    out = tierid_cli("resolve", "88.118.42/VALVE-1", "--node", node.url)
+    assert "DN50" in out.stdout and "https://v.example/1" in out.stdout
+
+    out = tierid_cli("delete", "88.118.42/VALVE-1", *ent, "--index", "2")
+    assert "deleted values 2" in out.stdout
+    tierid_cli("delete", "88.118.42/VALVE-1", *ent)
+    out = tierid_cli("resolve", "88.118.42/VALVE-1", "--node", node.url, check=False)
+    assert out.returncode == 1 and "not found" in out.stderr.lower() and "100" in out.stderr
+
+    out = tierid_cli("prefix", "list", "--node", node.url)
+    assert "88.118.42" in out.stdout.split()
+
+
+def test_errors_are_one_clear_line(node: NodeProcess, tmp_path) -> None:
+    wrong = tmp_path / "wrong.secret"
+    wrong.write_text("nope")
+    out = tierid_cli(
+        "register",
+        "88.118.8/X",
+        "--node",
+        node.url,
+        "--auth",
+        "300:0.NA/88.118.8",
+        "--secret-file",
+        str(wrong),
+        "--url",
+        "https://x",
+        check=False,
+    )
+    assert out.returncode == 1 and "Error:" in out.stderr and "403" in out.stderr
+    assert "Traceback" not in out.stderr
+    out = tierid_cli("resolve", "no-slash", "--node", node.url, check=False)
+    assert out.returncode == 1 and "102" in out.stderr
+    out = tierid_cli("resolve", "88.1/x", "--node", "http://127.0.0.1:9", check=False)
+    assert out.returncode == 1 and "cannot reach" in out.stderr
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[node]\nnmae = 'typo'\n")
+    out = tierid_cli("serve", "--config", str(bad), check=False)
+    assert out.returncode == 1 and "unknown option(s) in [node]: nmae" in out.stderr
+
+
+def test_keygen_secret_prints_the_value_to_register(tmp_path) -> None:
+    out = tierid_cli("keygen", "secret", "--out", str(tmp_path / "k"))
+    value = json.loads(out.stdout.strip().splitlines()[-1])
+    assert value["type"] == "HS_SECKEY" and value["permissions"] == "1100"
+    assert value["data"]["value"] == (tmp_path / "k").read_text()

@@ -1,0 +1,115 @@
+"""What was acknowledged survives kill -9; what failed left nothing; every write is logged."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from registry.storage.base import StoredRecord
+from registry.storage.sqlite import SQLiteStore
+from resolver.values import HandleValue
+from tests.conftest import PUMPS, PUMPS_ADMIN, NodeProcess
+from tests.test_http_api import record
+
+
+def test_acknowledged_writes_survive_kill_9(tmp_path) -> None:
+    node = NodeProcess(tmp_path)
+    try:
+        node.create_enterprise(PUMPS, b"pump-secret")
+        pumps = node.session(PUMPS_ADMIN)
+
+        def write(i: int) -> int:
+            return pumps.put(
+                node.api(f"{PUMPS}/DURABLE-{i}"), json=record(f"https://p.example/{i}")
+            ).status_code
+
+        with ThreadPoolExecutor(8) as pool:
+            statuses = list(pool.map(write, range(200)))
+        assert statuses == [201] * 200
+        node.stop(signal.SIGKILL)
+        assert node.proc.returncode == -signal.SIGKILL
+        node.start()
+        for i in range(200):
+            got = requests.get(node.api(f"{PUMPS}/DURABLE-{i}")).json()
+            assert got["values"][0]["data"]["value"] == f"https://p.example/{i}"
+        listing = pumps.get(f"{node.url}/api/handles", params={"prefix": PUMPS}).json()
+        assert int(listing["totalCount"]) == 200
+    finally:
+        node.stop()
+
+
+def test_a_failed_write_leaves_nothing(tmp_path) -> None:
+    async def run() -> None:
+        store = SQLiteStore(tmp_path / "s.sqlite3")
+        await store.open()
+        try:
+
+            def failing(txn):
+                txn.home("88", "88")
+                txn.put(
+                    "88/A", StoredRecord("88/A", (HandleValue(1, "URL", b"x"),)), "88", created=True
+                )
+                raise RuntimeError("validation failed after the first row")
+
+            with pytest.raises(RuntimeError):
+                await store.write(failing)
+            assert await store.read(lambda txn: txn.get("88/A")) is None
+            assert await store.read(lambda txn: txn.is_homed("88")) is False
+            assert await store.last_seq() == 0
+
+            def ok(txn):
+                txn.home("88", "88")
+                txn.put(
+                    "88/A", StoredRecord("88/a", (HandleValue(1, "URL", b"x"),)), "88", created=True
+                )
+                txn.delete("88/A", "88/a")
+
+            await store.write(ok, actor="300:0.NA/88")
+            changes = await store.changes_since(0)
+            assert [(c.seq, c.op, c.key, c.actor) for c in changes] == [
+                (1, "home", "88", "300:0.NA/88"),
+                (2, "create", "88/A", "300:0.NA/88"),
+                (3, "delete", "88/A", "300:0.NA/88"),
+            ]
+            assert changes[1].values[0].data == b"x" and changes[2].values is None
+            assert [c.seq for c in await store.changes_since(2)] == [3]
+        finally:
+            await store.close()
+
+    asyncio.run(run())
+
+
+def test_every_http_write_appends_to_the_change_log(tmp_path) -> None:
+    node = NodeProcess(tmp_path)
+    try:
+        node.create_enterprise(PUMPS, b"pump-secret")
+        pumps = node.session(PUMPS_ADMIN)
+        pumps.put(node.api(f"{PUMPS}/LOGGED"), json=record())
+        pumps.put(
+            node.api(f"{PUMPS}/LOGGED"),
+            params={"index": "2"},
+            json=[{"index": 2, "type": "D", "data": "x"}],
+        )
+        pumps.delete(node.api(f"{PUMPS}/LOGGED"))
+        pumps.put(node.api(f"{PUMPS}/LOGGED"), json=[{"index": 1, "type": "X"}])  # rejected
+    finally:
+        node.stop()
+
+    async def changes():
+        store = SQLiteStore(node.root / "data" / "tierid.sqlite3")
+        await store.open()
+        try:
+            return await store.changes_since(0)
+        finally:
+            await store.close()
+
+    log = [(c.op, c.handle, c.actor) for c in asyncio.run(changes()) if c.handle.startswith(PUMPS)]
+    assert log[-3:] == [
+        ("create", f"{PUMPS}/LOGGED", PUMPS_ADMIN),
+        ("update", f"{PUMPS}/LOGGED", PUMPS_ADMIN),
+        ("delete", f"{PUMPS}/LOGGED", PUMPS_ADMIN),
+    ]
