@@ -37,7 +37,8 @@ test: install
 	TIERID_NO_EXTENSIONS=1 $(PY) -m pytest -q tests/test_compat.py
 
 bench: install
-	$(PY) bench/http_resolve.py
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+	$(PY) bench/http_resolve.py --readme
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -1,0 +1,24 @@
+"""The baseline: a bare aiohttp handler returning pre-built bytes (no parsing, no store).
+
+Usage: python bench/bare_server.py PORT BODY_FILE
+"""
+
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+
+def main() -> None:
+    port, body = int(sys.argv[1]), Path(sys.argv[2]).read_bytes()
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(body=body, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", handler)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+
+
+if __name__ == "__main__":
+    main()

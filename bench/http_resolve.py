@@ -1,0 +1,146 @@
+"""HTTP resolution throughput: a tierid node answering GET /api/handles/{id} from its
+store, against a bare aiohttp handler returning the same bytes, measured in the same run.
+
+Servers run on core 0, wrk on core 1 (taskset), on loopback. Each side is measured
+``--rounds`` times, alternating, and the best round counts (the machine is noisy).
+Prints a table and, with ``--readme``, rewrites the block between the bench markers in
+README.md.
+
+Usage: python bench/http_resolve.py [--seconds 8] [--rounds 3] [--readme]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+HANDLE = "88.118.8/PUMP-2024-000123"
+MARK = re.compile(r"(<!-- bench:http_resolve -->\n).*?(<!-- /bench:http_resolve -->)", re.S)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pinned(core: int, args: list[str]) -> list[str]:
+    return (["taskset", "-c", str(core)] if shutil.which("taskset") else []) + args
+
+
+def wait_up(url: str) -> bytes:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as resp:
+                return resp.read()
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def wrk(url: str, seconds: int) -> float:
+    out = subprocess.run(
+        pinned(1, ["wrk", "-t1", "-c32", f"-d{seconds}s", url]),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if not match or "Non-2xx" in out or "Socket errors" in out:
+        raise RuntimeError(f"wrk run failed or saw errors:\n{out}")
+    return float(match.group(1))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=int, default=8)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--readme", action="store_true", help="write the results into README.md")
+    args = ap.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is needed (Debian package 'wrk'); `make bench` installs it")
+
+    procs: list[subprocess.Popen] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            node_port, bare_port = free_port(), free_port()
+            procs.append(
+                subprocess.Popen(
+                    pinned(
+                        0,
+                        [
+                            sys.executable,
+                            "-m",
+                            "tierid",
+                            "demo",
+                            "--data-dir",
+                            tmp,
+                            "--port",
+                            str(node_port),
+                        ],
+                    ),
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+            node_url = f"http://127.0.0.1:{node_port}/api/handles/{HANDLE}"
+            body = wait_up(node_url)
+            (Path(tmp) / "body.json").write_bytes(body)
+            procs.append(
+                subprocess.Popen(
+                    pinned(
+                        0,
+                        [
+                            sys.executable,
+                            str(ROOT / "bench" / "bare_server.py"),
+                            str(bare_port),
+                            f"{tmp}/body.json",
+                        ],
+                    ),
+                )
+            )
+            bare_url = f"http://127.0.0.1:{bare_port}/api/handles/{HANDLE}"
+            assert wait_up(bare_url) == body
+            node, bare = [], []
+            for _ in range(args.rounds):
+                bare.append(wrk(bare_url, args.seconds))
+                node.append(wrk(node_url, args.seconds))
+        finally:
+            for p in procs:
+                p.terminate()
+                p.wait(10)
+
+    best_node, best_bare = max(node), max(bare)
+    rows = [
+        ("bare aiohttp handler, same bytes (baseline)", best_bare, 1.0),
+        ("tierid node, GET /api/handles/{id} from SQLite", best_node, best_node / best_bare),
+    ]
+    table = "| what | requests/s | vs baseline |\n|---|---:|---:|\n" + "".join(
+        f"| {name} | {rate:,.0f} | {ratio:.0%} |\n" for name, rate, ratio in rows
+    )
+    note = (
+        f"Measured {time.strftime('%Y-%m-%d')} with `make bench`: wrk -t1 -c32, {args.seconds} s x "
+        f"{args.rounds} rounds (best), servers on core 0, wrk on core 1, loopback, "
+        f"{len(body)}-byte answer.\n"
+    )
+    print(table + "\n" + note)
+    if args.readme:
+        readme = ROOT / "README.md"
+        text = readme.read_text()
+        if not MARK.search(text):
+            sys.exit("README.md has no bench markers")
+        readme.write_text(MARK.sub(lambda m: m.group(1) + table + "\n" + note + m.group(2), text))
+
+
+if __name__ == "__main__":
+    main()
