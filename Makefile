@@ -22,7 +22,6 @@ $(PY):
 $(VENV)/.installed: $(PY) pyproject.toml setup.py $(wildcard ext/*.pyx)
 	@command -v cc >/dev/null || { apt-get update -qq && apt-get install -y -qq gcc python3-dev >/dev/null; }
 	$(PY) -m pip install -q -e '.[test]'
-	$(PY) setup.py -q build_ext --inplace
 	TIERID_REQUIRE_EXTENSIONS=1 $(PY) -c 'import resolver.handle as h; print("tierid: hot paths use the", h.IMPLEMENTATION, "twins")'
 	@touch $@
 
