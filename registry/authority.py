@@ -56,6 +56,10 @@ class HandleList:
     handles: list[str]
 
 
+def _actor(identity: Identity | None) -> str | None:
+    return str(identity) if identity else None
+
+
 def _perm_for(value: HandleValue, admin: P, other: P) -> P:
     return admin if value.type.upper() == HS_ADMIN else other
 
@@ -234,7 +238,7 @@ class Authority:
             txn.put(key, record, normalise(prefix), created=existing is None)
             return WriteResult(target, existing is None)
 
-        return await self.store.write(run, actor=str(identity) if identity else None)
+        return await self.store.write(run, actor=_actor(identity))
 
     def _require_diff(
         self,
@@ -272,6 +276,31 @@ class Authority:
         for perm in sorted(needed):
             self._require(txn, identity, perm, handle, existing)
 
+    async def _update_values(
+        self,
+        handle: str,
+        identity: Identity | None,
+        change: Callable[[WriteTxn, StoredRecord], tuple[list[HandleValue], bool]],
+    ) -> WriteResult:
+        """Read, check and rewrite an existing record's values in one transaction.
+
+        ``change`` checks permissions and returns the new values and whether nothing
+        existing was overwritten.
+        """
+
+        def run(txn: WriteTxn) -> WriteResult:
+            prefix, _ = self._responsible(txn, handle)
+            key = normalise(handle)
+            existing = txn.get(key)
+            if existing is None:
+                raise HandleNotFound(handle=handle)
+            values, fresh = change(txn, existing)
+            record = StoredRecord(existing.handle, tuple(values))
+            txn.put(key, record, normalise(prefix), created=False)
+            return WriteResult(existing.handle, fresh)
+
+        return await self.store.write(run, actor=_actor(identity))
+
     async def put_values(
         self,
         handle: str,
@@ -283,12 +312,7 @@ class Authority:
         """Add values, or replace those at the same index when ``overwrite`` (PUT ?index=)."""
         self._check_values(handle, values)
 
-        def run(txn: WriteTxn) -> WriteResult:
-            prefix, _ = self._responsible(txn, handle)
-            key = normalise(handle)
-            existing = txn.get(key)
-            if existing is None:
-                raise HandleNotFound(handle=handle)
+        def change(txn: WriteTxn, existing: StoredRecord) -> tuple[list[HandleValue], bool]:
             current = existing.by_index()
             clashes = [v.index for v in values if v.index in current]
             if clashes and not overwrite:
@@ -296,40 +320,30 @@ class Authority:
             self._require_diff(txn, identity, handle, existing, values, replace_all=False)
             for v in self._stamp(values):
                 current[v.index] = v
-            merged = sorted(current.values(), key=lambda v: v.index)
-            if len(merged) > self.limits.max_values:
+            if len(current) > self.limits.max_values:
                 raise InvalidValue(
-                    f"record would hold {len(merged)} values, more than {self.limits.max_values}",
+                    f"record would hold {len(current)} values, more than {self.limits.max_values}",
                     handle=handle,
                 )
-            record = StoredRecord(existing.handle, tuple(merged))
-            txn.put(key, record, normalise(prefix), created=False)
-            return WriteResult(existing.handle, not clashes)
+            return sorted(current.values(), key=lambda v: v.index), not clashes
 
-        return await self.store.write(run, actor=str(identity) if identity else None)
+        return await self._update_values(handle, identity, change)
 
     async def remove_values(
         self, handle: str, indexes: Sequence[int], identity: Identity | None
     ) -> WriteResult:
         """Remove the values at ``indexes``; all must exist (else RC 200, nothing removed)."""
 
-        def run(txn: WriteTxn) -> WriteResult:
-            prefix, _ = self._responsible(txn, handle)
-            key = normalise(handle)
-            existing = txn.get(key)
-            if existing is None:
-                raise HandleNotFound(handle=handle)
+        def change(txn: WriteTxn, existing: StoredRecord) -> tuple[list[HandleValue], bool]:
             current = existing.by_index()
             missing = [i for i in indexes if i not in current]
             if missing:
                 raise ValuesNotFound(f"no value at index {missing[0]}", handle=handle)
             for perm in {_perm_for(current[i], P.REMOVE_ADMIN, P.REMOVE_VALUE) for i in indexes}:
                 self._require(txn, identity, perm, handle, existing)
-            kept = tuple(v for v in existing.values if v.index not in set(indexes))
-            txn.put(key, StoredRecord(existing.handle, kept), normalise(prefix), created=False)
-            return WriteResult(existing.handle, False)
+            return [v for v in existing.values if v.index not in set(indexes)], False
 
-        return await self.store.write(run, actor=str(identity) if identity else None)
+        return await self._update_values(handle, identity, change)
 
     async def delete(self, handle: str, identity: Identity | None) -> WriteResult:
         """Delete a whole record (allowed even if its prefix is no longer homed, as CNRI does)."""
@@ -345,7 +359,7 @@ class Authority:
             txn.delete(key, existing.handle)
             return WriteResult(existing.handle, False)
 
-        return await self.store.write(run, actor=str(identity) if identity else None)
+        return await self.store.write(run, actor=_actor(identity))
 
     async def home_configured(self, prefixes: Sequence[str]) -> None:
         """Home the prefixes a node's configuration lists (Handle.Net's auto-homed prefixes)."""

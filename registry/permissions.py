@@ -77,7 +77,7 @@ class Authorizer:
         seen: set[tuple[str, int]] = set()
         frontier = [(handle, index)]
         for _ in range(MAX_GROUP_DEPTH):
-            next_frontier = []
+            next_frontier: list[tuple[str, int]] = []
             for h, i in frontier:
                 key = normalise(h)
                 if (key, i) in seen:

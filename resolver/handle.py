@@ -15,7 +15,7 @@ if NO_EXTENSIONS:
     IMPLEMENTATION = "py"
 else:
     try:
-        from resolver._handle import (  # type: ignore[import-not-found]
+        from resolver._handle import (  # type: ignore[import-not-found,no-redef]
             MAX_HANDLE_BYTES,
             MAX_PREFIX_BYTES,
             normalise,

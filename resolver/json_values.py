@@ -22,7 +22,11 @@ MAX_TYPE_LENGTH = 128
 MAX_TTL = 0x7FFFFFFF
 MAX_REFERENCES = 64
 
-_STRUCTURED = {"admin": AdminRef, "vlist": VList, "site": SiteInfo}
+_STRUCTURED: dict[str, type[AdminRef] | type[VList] | type[SiteInfo]] = {
+    "admin": AdminRef,
+    "vlist": VList,
+    "site": SiteInfo,
+}
 
 
 def iso_time(ts: int) -> str:
@@ -77,9 +81,11 @@ def data_from_json(obj: Any) -> bytes:
     if fmt == "base64":
         return unb64(val, "base64 data")
     if fmt == "hex":
+        if not isinstance(val, str):
+            raise InvalidValue("hex data must have a string value")
         try:
-            return binascii.unhexlify(val.strip() if isinstance(val, str) else val)
-        except (binascii.Error, TypeError, ValueError) as exc:
+            return binascii.unhexlify(val.strip())
+        except (binascii.Error, ValueError) as exc:
             raise InvalidValue("hex data is not valid hex") from exc
     if fmt == "key":
         return pubkey_from_jwk(val)

@@ -45,7 +45,7 @@ def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def unb64(text: str, what: str) -> bytes:
+def unb64(text: Any, what: str) -> bytes:
     """Decode standard or URL-safe base64, padded or not."""
     if not isinstance(text, str):
         raise InvalidValue(f"{what} must be a base64 string")

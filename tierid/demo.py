@@ -7,7 +7,6 @@ exactly as a client's writes would.
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 
 from registry.authority import Authority
@@ -19,6 +18,7 @@ from resolver.message import Identity
 from resolver.typed_data import AdminPerm, AdminRef
 from resolver.values import ADMIN_READ, ADMIN_WRITE, HS_ADMIN, HS_ALIAS, HandleValue
 from tierid.config import Config
+from tierid.keyfiles import read_or_create_secret
 
 PROVINCE = "88.118"
 ENTERPRISES = ("88.118.8", "88.118.9")
@@ -33,15 +33,6 @@ _OWNER_PERMS = int(AdminPerm(0x0FFF))
 
 def secret_path(config: Config, prefix: str) -> Path:
     return config.data_dir / "secrets" / f"{prefix}.secret"
-
-
-def _new_secret(config: Config, prefix: str) -> bytes:
-    path = secret_path(config, prefix)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    secret = secrets.token_urlsafe(18).encode("ascii")
-    path.write_bytes(secret)
-    path.chmod(0o600)
-    return secret
 
 
 def _text(index: int, type_: str, text: str, **kw: int) -> HandleValue:
@@ -102,14 +93,18 @@ async def seed(config: Config) -> bool:
     await store.open()
     try:
         site = http_site(config.http.host, config.http.port, https=bool(config.http.tls_cert))
-        if not await bootstrap_prefix(store, PROVINCE, _new_secret(config, PROVINCE), site):
+        if not await bootstrap_prefix(
+            store, PROVINCE, read_or_create_secret(secret_path(config, PROVINCE)), site
+        ):
             return False
         authorizer = Authorizer(Identity.from_text(a) for a in config.node.server_admins)
         authority = Authority(store, authorizer, config.limits)
         await authority.home_configured(config.node.prefixes)
         operator = Identity(prefix_record(PROVINCE), ADMIN_INDEX)
         for prefix in ENTERPRISES:
-            values = prefix_record_values(prefix, _new_secret(config, prefix), site)
+            values = prefix_record_values(
+                prefix, read_or_create_secret(secret_path(config, prefix)), site
+            )
             await authority.create(prefix_record(prefix), values, operator, overwrite=False)
         for handle, values in _products().items():
             owner = Identity(prefix_record(handle.split("/", 1)[0]), ADMIN_INDEX)

@@ -18,8 +18,29 @@ from tierid.config import ConfigError
 T = TypeVar("T")
 
 
-def node_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """``--node``, ``--auth``, ``--secret-file`` and ``--insecure`` for client commands."""
+def node_client(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Add ``--node``, ``--auth``, ``--secret-file``, ``--insecure`` and ``--ca-file`` and
+    hand the command a ready :class:`HandleHttpClient` as its ``client`` argument."""
+
+    @functools.wraps(fn)
+    def wrapper(
+        *args: Any,
+        node: str,
+        identity: str | None,
+        secret_file: Path | None,
+        insecure: bool,
+        ca_file: str | None,
+        **kwargs: Any,
+    ) -> Any:
+        if bool(identity) != bool(secret_file):
+            raise click.UsageError("--auth and --secret-file go together")
+        secret = secret_file.read_bytes().strip() if secret_file else None
+        verify: bool | str = ca_file or not insecure
+        kwargs["client"] = HandleHttpClient(
+            node, identity=identity, secret=secret, verify_tls=verify
+        )
+        return fn(*args, **kwargs)
+
     options = [
         click.option(
             "--node",
@@ -50,18 +71,8 @@ def node_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         ),
     ]
     for option in reversed(options):
-        fn = option(fn)
-    return fn
-
-
-def client(
-    node: str, identity: str | None, secret_file: Path | None, insecure: bool, ca_file: str | None
-) -> HandleHttpClient:
-    if bool(identity) != bool(secret_file):
-        raise click.UsageError("--auth and --secret-file go together")
-    secret = secret_file.read_bytes().strip() if secret_file else None
-    verify: bool | str = ca_file or not insecure
-    return HandleHttpClient(node, identity=identity, secret=secret, verify_tls=verify)
+        wrapper = option(wrapper)
+    return wrapper
 
 
 def run(coro: Awaitable[T]) -> T:

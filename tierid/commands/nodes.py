@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from tierid import config as config_mod
 from tierid import demo as demo_mod
 from tierid.app import make_app, ssl_context
 from tierid.commands.common import run
+from tierid.keyfiles import read_or_create_secret
 
 console = Console(highlight=False)
 
@@ -112,12 +112,7 @@ def init(config_path: Path, prefix: str, secret_file: Path, replace: bool) -> No
     300:0.NA/PREFIX to [node] server_admins to let that identity home further prefixes.
     """
     config = _load(config_path)
-    if secret_file.exists():
-        secret = secret_file.read_bytes().strip()
-    else:
-        secret = secrets.token_urlsafe(18).encode("ascii")
-        secret_file.write_bytes(secret)
-        secret_file.chmod(0o600)
+    secret = read_or_create_secret(secret_file)
 
     async def go() -> bool:
         store = SQLiteStore(config.storage_path)

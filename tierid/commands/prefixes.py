@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 
 import click
 
 from registry.bootstrap import ADMIN_INDEX, http_site, prefix_record_values
 from resolver.handle import parse, prefix_record
+from resolver.http_client import HandleHttpClient
 from resolver.json_values import value_to_json
-from tierid.commands.common import client, node_options, wraps_async
+from tierid.commands.common import node_client, wraps_async
+from tierid.keyfiles import read_or_create_secret
 
 
 @click.group()
@@ -20,7 +21,7 @@ def prefix() -> None:
 
 @prefix.command()
 @click.argument("new_prefix", metavar="PREFIX")
-@node_options
+@node_client
 @click.option(
     "--admin-secret-file",
     required=True,
@@ -33,11 +34,7 @@ def prefix() -> None:
 @wraps_async
 async def create(
     new_prefix: str,
-    node: str,
-    identity: str | None,
-    secret_file: Path | None,
-    insecure: bool,
-    ca_file: str | None,
+    client: HandleHttpClient,
     admin_secret_file: Path,
     site: str | None,
     https: bool,
@@ -46,12 +43,7 @@ async def create(
     """Create 0.NA/PREFIX naming its own admin (300:0.NA/PREFIX), as a parent tier does
     when it hands a prefix to a provincial node or an enterprise."""
     parse(f"{new_prefix}/x")
-    if admin_secret_file.exists():
-        secret = admin_secret_file.read_bytes().strip()
-    else:
-        secret = secrets.token_urlsafe(18).encode("ascii")
-        admin_secret_file.write_bytes(secret)
-        admin_secret_file.chmod(0o600)
+    secret = read_or_create_secret(admin_secret_file)
     site_info = None
     if site:
         host, _, port = site.rpartition(":")
@@ -59,7 +51,7 @@ async def create(
             raise click.BadParameter("expected HOST:PORT", param_hint="--site")
         site_info = http_site(host, int(port), https=https)
     values = [value_to_json(v) for v in prefix_record_values(new_prefix, secret, site_info)]
-    async with client(node, identity, secret_file, insecure, ca_file) as c:
+    async with client as c:
         await c.put(prefix_record(new_prefix), values, overwrite=False)
         if home:
             await c.home(new_prefix)
@@ -70,7 +62,7 @@ async def create(
 
 
 @prefix.command("list")
-@node_options
+@node_client
 @click.option(
     "--handles",
     "of_prefix",
@@ -79,15 +71,11 @@ async def create(
 )
 @wraps_async
 async def list_(
-    node: str,
-    identity: str | None,
-    secret_file: Path | None,
-    insecure: bool,
-    ca_file: str | None,
+    client: HandleHttpClient,
     of_prefix: str | None,
 ) -> None:
     """List the prefixes homed on a node, or the handles under one prefix."""
-    async with client(node, identity, secret_file, insecure, ca_file) as c:
+    async with client as c:
         if of_prefix:
             answer = await c.list_handles(of_prefix)
             items = answer["handles"]

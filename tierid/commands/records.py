@@ -12,8 +12,9 @@ from rich.table import Table
 
 from registry.bootstrap import ADMIN_INDEX
 from resolver.handle import parse, prefix_record
+from resolver.http_client import HandleHttpClient
 from resolver.typed_data import admin_perms_to_json
-from tierid.commands.common import client, node_options, wraps_async
+from tierid.commands.common import node_client, wraps_async
 
 console = Console(highlight=False)
 _DEFAULT_ADMIN_PERMS = admin_perms_to_json(0x0FF3)
@@ -46,24 +47,20 @@ def _value_options(values: tuple[str, ...], url: str | None) -> list[dict[str, A
 
 @click.command()
 @click.argument("handle")
-@node_options
+@node_client
 @click.option("--type", "types", multiple=True, help="Only values of this type (repeatable).")
 @click.option("--index", "indexes", multiple=True, type=int, help="Only this index (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print the raw JSON answer.")
 @wraps_async
 async def resolve(
     handle: str,
-    node: str,
-    identity: str | None,
-    secret_file: Path | None,
-    insecure: bool,
-    ca_file: str | None,
+    client: HandleHttpClient,
     types: tuple[str, ...],
     indexes: tuple[int, ...],
     as_json: bool,
 ) -> None:
     """Resolve HANDLE at a node and print its values."""
-    async with client(node, identity, secret_file, insecure, ca_file) as c:
+    async with client as c:
         answer = await c.get(handle, types=types, indexes=indexes)
     if as_json:
         click.echo(json.dumps(answer, ensure_ascii=False, indent=2))
@@ -80,7 +77,7 @@ async def resolve(
 
 @click.command()
 @click.argument("handle")
-@node_options
+@node_client
 @click.option("--url", help="URL value (index 1).")
 @click.option(
     "--value",
@@ -101,11 +98,7 @@ async def resolve(
 @wraps_async
 async def register(
     handle: str,
-    node: str,
-    identity: str | None,
-    secret_file: Path | None,
-    insecure: bool,
-    ca_file: str | None,
+    client: HandleHttpClient,
     url: str | None,
     values: tuple[str, ...],
     values_file: Path | None,
@@ -137,14 +130,14 @@ async def register(
                     },
                 }
             )
-    async with client(node, identity, secret_file, insecure, ca_file) as c:
+    async with client as c:
         status, answer = await c.put(handle, body, overwrite=not no_overwrite)
     click.echo(f"{'created' if status == 201 else 'replaced'} {answer['handle']}")
 
 
 @click.command()
 @click.argument("handle")
-@node_options
+@node_client
 @click.option(
     "--index",
     "indexes",
@@ -155,15 +148,11 @@ async def register(
 @wraps_async
 async def delete(
     handle: str,
-    node: str,
-    identity: str | None,
-    secret_file: Path | None,
-    insecure: bool,
-    ca_file: str | None,
+    client: HandleHttpClient,
     indexes: tuple[int, ...],
 ) -> None:
     """Delete HANDLE, or some of its values with --index."""
-    async with client(node, identity, secret_file, insecure, ca_file) as c:
+    async with client as c:
         await c.delete(handle, indexes=indexes)
     click.echo(
         f"deleted {'values ' + ','.join(map(str, indexes)) + ' of ' if indexes else ''}{handle}"
