@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,16 +31,24 @@ _STRUCTURED: dict[str, type[AdminRef] | type[VList] | type[SiteInfo]] = {
 }
 
 
+@functools.lru_cache(maxsize=4096)
 def iso_time(ts: int) -> str:
+    """ISO-8601 UTC without fractions; cached because a record's values share timestamps."""
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+_CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def _looks_binary(data: bytes) -> bool:
+    """Not UTF-8, or holding control characters other than tab, CR and LF."""
+    if _CONTROL_BYTES.search(data):
+        return True
     try:
-        text = data.decode("utf-8")
+        data.decode("utf-8")
     except UnicodeDecodeError:
         return True
-    return any((ord(c) < 0x20 and c not in "\t\n\r") or ord(c) == 0x7F for c in text)
+    return False
 
 
 def _structured_kind(value_type: str) -> str | None:
