@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from registry.auth import verify_secret
 from registry.permissions import Authorizer, governing_handle
+from registry.referrals import route
 from registry.storage.base import ReadTxn, Store, StoredRecord, WriteTxn
 from resolver.codes import ResponseCode
 from resolver.errors import (
@@ -143,7 +144,14 @@ class Authority:
         """
 
         def run(txn: ReadTxn) -> Answer:
-            self._responsible(txn, query.handle)
+            referral = route(txn, query.handle)
+            if referral is not None:
+                return Answer(
+                    query.handle,
+                    list(referral.values),
+                    ResponseCode.PREFIX_REFERRAL,
+                    referral.handle,
+                )
             record = txn.get(normalise(query.handle))
             if record is None:
                 raise HandleNotFound(handle=query.handle)

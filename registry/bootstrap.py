@@ -10,11 +10,20 @@ everything goes through authenticated writes.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 from registry.storage.base import Store, StoredRecord, WriteTxn
 from resolver.handle import normalise, parse, prefix_record
 from resolver.typed_data import ALL_ADMIN_PERMS, AdminRef, Interface, Server, SiteInfo
-from resolver.values import ADMIN_READ, ADMIN_WRITE, HS_ADMIN, HS_SECKEY, HS_SITE, HandleValue
+from resolver.values import (
+    ADMIN_READ,
+    ADMIN_WRITE,
+    HS_ADMIN,
+    HS_SECKEY,
+    HS_SITE,
+    HS_SITE_PREFIX,
+    HandleValue,
+)
 
 ADMIN_INDEX = 300
 PROTO_HTTP, PROTO_HTTPS = 2, 3
@@ -26,14 +35,21 @@ def http_site(host: str, port: int, *, https: bool = False, primary: bool = True
     return SiteInfo(primary=primary, servers=(Server(1, host, b"", (iface,)),))
 
 
-def prefix_record_values(prefix: str, secret: bytes, site: SiteInfo | None) -> list[HandleValue]:
+def prefix_record_values(
+    prefix: str, secret: bytes | None, sites: Sequence[SiteInfo] = ()
+) -> list[HandleValue]:
+    """The values of ``0.NA/<prefix>``: HS_SITE (indexes 1...) and HS_SITE.PREFIX (11...)
+    for each site, HS_ADMIN naming ``300:0.NA/<prefix>``, and, when the admin's identity
+    lives in this record, its HS_SECKEY (not publicly readable). A parent tier that only
+    delegates leaves the secret out: the child authenticates on its own node."""
     na = prefix_record(prefix)
-    values = [
-        HandleValue(100, HS_ADMIN, AdminRef(na, ADMIN_INDEX, ALL_ADMIN_PERMS).to_wire()),
-        HandleValue(ADMIN_INDEX, HS_SECKEY, secret, permissions=ADMIN_READ | ADMIN_WRITE),
-    ]
-    if site is not None:
-        values.insert(0, HandleValue(1, HS_SITE, site.to_wire()))
+    values = [HandleValue(1 + i, HS_SITE, s.to_wire()) for i, s in enumerate(sites)]
+    values += [HandleValue(11 + i, HS_SITE_PREFIX, s.to_wire()) for i, s in enumerate(sites)]
+    values.append(HandleValue(100, HS_ADMIN, AdminRef(na, ADMIN_INDEX, ALL_ADMIN_PERMS).to_wire()))
+    if secret is not None:
+        values.append(
+            HandleValue(ADMIN_INDEX, HS_SECKEY, secret, permissions=ADMIN_READ | ADMIN_WRITE)
+        )
     return values
 
 
@@ -54,7 +70,8 @@ async def bootstrap_prefix(
         existing = txn.get(normalise(na))
         if existing is not None and not replace:
             return False
-        values = tuple(v.stamped(now) for v in prefix_record_values(prefix, secret, site))
+        sites = [site] if site is not None else []
+        values = tuple(v.stamped(now) for v in prefix_record_values(prefix, secret, sites))
         txn.put(normalise(na), StoredRecord(na, values), "0.NA", created=existing is None)
         return True
 

@@ -182,6 +182,39 @@ class InsufficientPermissions(TieridError):
     rc = RC.INSUFFICIENT_PERMISSIONS
 
 
+class UpstreamUnavailable(TieridError):
+    """No server of the site answered."""
+
+    rc = RC.ERROR
+    status_override = 502
+
+
+class WalkTimeout(TieridError):
+    """Resolution did not finish in time."""
+
+    rc = RC.ERROR
+    status_override = 504
+
+
+def _subclasses(cls: type[TieridError]) -> list[type[TieridError]]:
+    out = []
+    for sub in cls.__subclasses__():
+        out += [sub, *_subclasses(sub)]
+    return out
+
+
+def error_for(rc: int, message: str, handle: str | None = None) -> TieridError:
+    """The exception for a response code received from another node (first class wins)."""
+    for cls in _subclasses(TieridError):
+        if cls.rc == rc and cls.status_override is None and cls is not InvalidHandle:
+            return cls(message or None, handle=handle)
+    if rc == RC.INVALID_HANDLE:
+        return InvalidHandle("remote", message, handle=handle)
+    err = TieridError(message or f"response code {rc}", handle=handle)
+    err.rc = RC(rc)
+    return err
+
+
 def to_json(err: TieridError, handle: str | None = None) -> dict[str, Any]:
     """Handle.Net's error body: ``{"responseCode", "handle", "message"}``."""
     body: dict[str, Any] = {"responseCode": int(err.rc)}

@@ -148,9 +148,11 @@ def _ttl_from_json(obj: Any) -> tuple[int, int]:
     return ttl, hv.TTL_RELATIVE
 
 
-def value_from_json(obj: Any, *, max_data_bytes: int) -> hv.HandleValue:
-    """One value from Handle.Net JSON. Timestamps sent by clients are ignored: the server
-    stamps every write.
+def value_from_json(
+    obj: Any, *, max_data_bytes: int, keep_timestamp: bool = False
+) -> hv.HandleValue:
+    """One value from Handle.Net JSON. Timestamps sent by clients are ignored (the server
+    stamps every write) unless ``keep_timestamp``, for answers read from another node.
 
     :raises InvalidValue: naming the offending field.
     """
@@ -187,4 +189,12 @@ def value_from_json(obj: Any, *, max_data_bytes: int) -> hv.HandleValue:
         if isinstance(ref_index, bool) or not isinstance(ref_index, int) or ref_index < 0:
             raise InvalidValue(f"value {index}: reference index must be a non-negative integer")
         references.append((ref["handle"], ref_index))
-    return hv.HandleValue(index, vtype, data, ttl, ttl_type, 0, perms, tuple(references))
+    timestamp = 0
+    if keep_timestamp and isinstance(obj.get("timestamp"), str):
+        try:
+            timestamp = int(
+                datetime.fromisoformat(obj["timestamp"].replace("Z", "+00:00")).timestamp()
+            )
+        except ValueError as exc:
+            raise InvalidValue(f"value {index}: bad timestamp") from exc
+    return hv.HandleValue(index, vtype, data, ttl, ttl_type, timestamp, perms, tuple(references))

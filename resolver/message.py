@@ -58,3 +58,5 @@ class Answer:
     handle: str
     values: list[HandleValue] = field(default_factory=list)
     rc: ResponseCode = ResponseCode.SUCCESS
+    #: for a referral (RC 303): the prefix record whose site values are in ``values``
+    referral: str | None = None

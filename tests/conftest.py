@@ -7,6 +7,7 @@ bootstraps its prefix with ``tierid init`` (a known secret), and stops it at the
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import signal
 import socket
@@ -62,9 +63,21 @@ class NodeProcess:
     """A real tierid node process on 127.0.0.1 with a bootstrapped provincial prefix."""
 
     def __init__(
-        self, root: Path, *, tls: bool = False, insecure_auth: bool = True, extra: str = ""
+        self,
+        root: Path,
+        *,
+        prefix: str | None = PROVINCE,
+        tls: bool = False,
+        insecure_auth: bool = True,
+        extra: str = "",
+        roots: list[str] | None = None,
     ) -> None:
+        """``prefix`` is homed and bootstrapped with admin ``300:0.NA/<prefix>`` (secret
+        ``operator-secret``), who is also the server admin; None for a pure resolver.
+        ``roots`` makes the node a recursive resolver starting at those nodes."""
         self.root = root
+        self.prefix = prefix
+        self.operator = f"300:0.NA/{prefix}" if prefix else ""
         self.port = free_port()
         self.tls = tls
         self.scheme = "https" if tls else "http"
@@ -77,13 +90,19 @@ class NodeProcess:
                 "keygen", "tls", "--cert", str(root / "cert.pem"), "--key", str(root / "key.pem")
             )
             tls_lines = 'tls_cert = "cert.pem"\ntls_key = "key.pem"\n'
+        resolver = ""
+        if roots is not None:
+            resolver = (
+                f"[resolver]\nenabled = true\nroots = {json.dumps(roots)}\n"
+                "request_timeout_ms = 500\nwalk_timeout_ms = 3000\n"
+            )
         self.config.write_text(
             f"""
 [node]
-name = "test"
+name = "{prefix or "resolver"}"
 data_dir = "data"
-prefixes = ["{PROVINCE}"]
-server_admins = ["{OPERATOR}"]
+prefixes = {json.dumps([prefix] if prefix else [])}
+server_admins = {json.dumps([self.operator] if prefix else [])}
 
 [http]
 port = {self.port}
@@ -93,21 +112,24 @@ max_body_bytes = 65536
 [limits]
 max_values = 50
 max_value_bytes = 4096
+
+{resolver}
 {extra}
 """
         )
-        secret_file = root / "operator.secret"
-        secret_file.write_bytes(b"operator-secret")
-        tierid_cli(
-            "init",
-            "--config",
-            str(self.config),
-            "--prefix",
-            PROVINCE,
-            "--secret-file",
-            str(secret_file),
-        )
-        self.secrets[OPERATOR] = b"operator-secret"
+        if prefix:
+            secret_file = root / "operator.secret"
+            secret_file.write_bytes(b"operator-secret")
+            tierid_cli(
+                "init",
+                "--config",
+                str(self.config),
+                "--prefix",
+                prefix,
+                "--secret-file",
+                str(secret_file),
+            )
+            self.secrets[self.operator] = b"operator-secret"
         self.proc: subprocess.Popen | None = None
         self.start()
 
@@ -158,14 +180,30 @@ max_value_bytes = 4096
 
         return self.url + handle_path(handle)
 
+    def status(self) -> dict:
+        return requests.get(f"{self.url}/api/status", verify=self.verify, timeout=5).json()
+
+    def delegate(self, prefix: str, *sites: NodeProcess, mirrors: tuple = ()) -> None:
+        """Create ``0.NA/<prefix>`` here pointing at other nodes (primary sites, then mirrors)."""
+        from registry.bootstrap import http_site, prefix_record_values
+        from resolver.json_values import value_to_json
+
+        infos = [http_site("127.0.0.1", n.port) for n in sites]
+        infos += [http_site("127.0.0.1", n.port, primary=False) for n in mirrors]
+        values = [value_to_json(v) for v in prefix_record_values(prefix, None, infos)]
+        r = self.session(self.operator).put(self.api(f"0.NA/{prefix}"), json=values)
+        assert r.status_code in (200, 201), r.text
+
     def create_enterprise(self, prefix: str, secret: bytes) -> str:
-        """Delegate ``prefix`` to an enterprise hosted here, through the HTTP API."""
-        from registry.bootstrap import prefix_record_values
+        """Create ``prefix`` for an enterprise hosted here (its admin's key stored here)
+        and home it, through the HTTP API."""
+        from registry.bootstrap import http_site, prefix_record_values
         from resolver.json_values import value_to_json
 
         identity = f"300:0.NA/{prefix}"
-        values = [value_to_json(v) for v in prefix_record_values(prefix, secret, None)]
-        op = self.session(OPERATOR)
+        site = http_site("127.0.0.1", self.port)
+        values = [value_to_json(v) for v in prefix_record_values(prefix, secret, [site])]
+        op = self.session(self.operator)
         r = op.put(self.api(f"0.NA/{prefix}"), json=values, params={"overwrite": "false"})
         assert r.status_code == 201, r.text
         r = op.post(f"{self.url}/api/prefixes/{prefix}")

@@ -8,7 +8,7 @@ stops, so nothing outlives the app.
 from __future__ import annotations
 
 import ssl
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 from aiohttp import web
 
@@ -16,10 +16,14 @@ from registry.authority import Authority
 from registry.http_api import AdminRoutes
 from registry.permissions import Authorizer
 from registry.storage.sqlite import SQLiteStore
+from resolver.errors import NotResponsible
 from resolver.faces.http import ResolutionRoutes
 from resolver.faces.http_common import AUTHENTICATE, INSECURE_AUTH, error_middleware
-from resolver.message import Identity
+from resolver.message import Answer, Identity, Query
+from resolver.upstream import Upstream
+from resolver.walker import Walker
 from tierid.config import Config
+from tierid.status import Counters, StatusRoutes
 
 AUTHORITY = web.AppKey("authority", Authority)
 
@@ -44,12 +48,58 @@ def make_app(config: Config, samples: Sequence[str] = ()) -> web.Application:
             await store.close()
 
     app.cleanup_ctx.append(storage)
-    resolution = ResolutionRoutes(authority.resolve, samples)
+    resolve: Callable[[Query], Awaitable[Answer]] = authority.resolve
+    walker: Walker | None = None
+    if config.resolver.enabled:
+        upstream = Upstream(config.resolver.request_timeout_ms / 1000)
+        walker = Walker(upstream, config.resolver)
+
+        async def client_session(app: web.Application) -> AsyncIterator[None]:
+            await upstream.open()
+            try:
+                yield
+            finally:
+                await upstream.close()
+
+        app.cleanup_ctx.append(client_session)
+        resolve = _router(authority, walker)
+
+    counters = Counters()
+    roles = ["authority"] + (["resolver"] if walker else [])
+    StatusRoutes(config.node.name, authority, walker, counters, roles).add_to(app)
+    resolution = ResolutionRoutes(resolve, samples)
     resolution.add_to(app)
     AdminRoutes(authority).add_to(app)
     resolution.add_proxy_to(app)
+    app.middlewares.append(_counting(counters))
     app.on_response_prepare.append(_cors)
     return app
+
+
+def _router(authority: Authority, walker: Walker) -> Callable[[Query], Awaitable[Answer]]:
+    """Local prefixes from the authority; everything else (or a referral) through the walk."""
+
+    async def resolve(query: Query) -> Answer:
+        try:
+            answer = await authority.resolve(query)
+        except NotResponsible:
+            return await walker.resolve(query)
+        if answer.referral is not None:
+            return await walker.resolve(query)
+        return answer
+
+    return resolve
+
+
+def _counting(counters: Counters) -> Callable[..., Awaitable[web.StreamResponse]]:
+    @web.middleware
+    async def count(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        counters.requests += 1
+        return await handler(request)
+
+    return count
 
 
 async def _cors(request: web.Request, response: web.StreamResponse) -> None:

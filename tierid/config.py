@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from registry.authority import RecordLimits
+from resolver.walker import WalkSettings
 
 
 class ConfigError(Exception):
@@ -50,6 +51,7 @@ class Config:
     http: HttpSettings = field(default_factory=HttpSettings)
     storage: StorageSettings = field(default_factory=StorageSettings)
     limits: RecordLimits = field(default_factory=RecordLimits)
+    resolver: WalkSettings = field(default_factory=WalkSettings)
     #: folder that relative paths are resolved against
     base_dir: Path = Path(".")
 
@@ -73,6 +75,7 @@ _SECTIONS = {
     "http": HttpSettings,
     "storage": StorageSettings,
     "limits": RecordLimits,
+    "resolver": WalkSettings,
 }
 
 

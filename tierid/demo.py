@@ -103,7 +103,7 @@ async def seed(config: Config) -> bool:
         operator = Identity(prefix_record(PROVINCE), ADMIN_INDEX)
         for prefix in ENTERPRISES:
             values = prefix_record_values(
-                prefix, read_or_create_secret(secret_path(config, prefix)), site
+                prefix, read_or_create_secret(secret_path(config, prefix)), [site]
             )
             await authority.create(prefix_record(prefix), values, operator, overwrite=False)
         for handle, values in _products().items():

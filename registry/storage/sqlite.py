@@ -82,6 +82,9 @@ class _Reader:
         ).fetchone()
         return int(row[0])
 
+    def count_records(self) -> int:
+        return int(self.conn.execute("SELECT count(*) FROM handles").fetchone()[0])
+
     def homed_prefixes(self) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT prefix FROM homed ORDER BY prefix_key")]
 

@@ -36,11 +36,11 @@ _LOCATION_SAFE = ":/?#[]@!$&'()*+,;=%~-._"
 
 
 def answer_json(answer: Answer) -> dict:
-    return {
-        "responseCode": int(answer.rc),
-        "handle": answer.handle,
-        "values": [value_to_json(v) for v in answer.values],
-    }
+    body = {"responseCode": int(answer.rc), "handle": answer.handle}
+    if answer.referral is not None:
+        body["referralHandle"] = answer.referral
+    body["values"] = [value_to_json(v) for v in answer.values]
+    return body
 
 
 async def unknown_api(request: web.Request) -> web.Response:

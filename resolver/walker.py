@@ -1,0 +1,167 @@
+"""The recursive resolver: walks national -> provincial -> enterprise by following
+referrals, and remembers where each prefix is served.
+
+Two maps are learnt from the answers: ``handle_sites[P]`` (the HS_SITE of ``0.NA/P``:
+where handles ``P/...`` live) and ``derived_sites[Q]`` (HS_SITE.PREFIX of ``0.NA/Q``:
+where prefixes below ``Q`` are registered). A lookup under a known enterprise goes straight
+to it; under a known province, straight to the province. Entries expire with the TTL of
+the site values (capped). The walk is bounded in referrals and in time; a referral that
+leads back to where it came from is an error, not a hang.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from resolver.codes import ResponseCode as RC
+from resolver.errors import (
+    HandleNotFound,
+    ProtocolError,
+    RecursionTooDeep,
+    WalkTimeout,
+)
+from resolver.handle import is_prefix_record, normalise, parent_prefix, parse, prefix_record
+from resolver.message import Answer, Query
+from resolver.sites import endpoints_of, min_ttl
+from resolver.upstream import Upstream
+from resolver.values import HS_SITE, HS_SITE_PREFIX
+
+
+@dataclass(frozen=True, slots=True)
+class WalkSettings:
+    """Config section ``[resolver]``."""
+
+    enabled: bool = False
+    roots: tuple[str, ...] = ()
+    request_timeout_ms: int = 1000
+    walk_timeout_ms: int = 5000
+    max_referrals: int = 8
+    max_site_ttl: int = 3600
+
+
+@dataclass(slots=True)
+class _Sites:
+    endpoints: list[str]
+    expires: float
+
+
+class Walker:
+    """Terminal stage of a resolver node."""
+
+    def __init__(
+        self,
+        upstream: Upstream,
+        settings: WalkSettings,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.upstream = upstream
+        self.settings = settings
+        self.clock = clock
+        self.handle_sites: dict[str, _Sites] = {}
+        self.derived_sites: dict[str, _Sites] = {}
+
+    async def resolve(self, query: Query) -> Answer:
+        """Resolve through the tiers.
+
+        :raises WalkTimeout: the whole walk took longer than ``walk_timeout_ms``.
+        :raises RecursionTooDeep: too many referrals, or a referral loop.
+        :raises UpstreamUnavailable: no server of a site on the way answered.
+        """
+        limit = self.settings.walk_timeout_ms / 1000
+        try:
+            async with asyncio.timeout(limit):
+                return await self._walk(query)
+        except TimeoutError as exc:
+            raise WalkTimeout(
+                f"resolution of {query.handle} took longer than {self.settings.walk_timeout_ms} ms",
+                handle=query.handle,
+            ) from exc
+
+    # --- the maps ----------------------------------------------------------------------------
+
+    def _cached(self, table: dict[str, _Sites], prefix: str) -> list[str] | None:
+        entry = table.get(normalise(prefix))
+        if entry is None:
+            return None
+        if entry.expires <= self.clock():
+            del table[normalise(prefix)]
+            return None
+        return entry.endpoints
+
+    def _remember(self, table: dict[str, _Sites], prefix: str, answer: Answer) -> list[str]:
+        endpoints = endpoints_of(answer.values)
+        if endpoints:
+            ttl = min(
+                min_ttl(answer.values, self.settings.max_site_ttl), self.settings.max_site_ttl
+            )
+            table[normalise(prefix)] = _Sites(endpoints, self.clock() + ttl)
+        return endpoints
+
+    def _start(self, prefix: str | None) -> list[str]:
+        """Where to ask about a prefix below ``prefix``: the deepest known registry, else roots."""
+        while prefix is not None:
+            known = self._cached(self.derived_sites, prefix)
+            if known:
+                return known
+            prefix = parent_prefix(prefix)
+        return list(self.settings.roots)
+
+    def cached_prefixes(self) -> dict[str, list[str]]:
+        now = self.clock()
+        return {p: e.endpoints for p, e in self.handle_sites.items() if e.expires > now}
+
+    # --- the walk ----------------------------------------------------------------------------
+
+    async def _walk(self, query: Query) -> Answer:
+        prefix, suffix = parse(query.handle)
+        if is_prefix_record(prefix):
+            parse(f"{suffix}/x")
+            return await self._follow(self._start(parent_prefix(suffix)), query)
+        endpoints = self._cached(self.handle_sites, prefix)
+        if endpoints is None:
+            na = prefix_record(prefix)
+            record = await self._follow(
+                self._start(parent_prefix(prefix)), Query(na, types=(HS_SITE,))
+            )
+            endpoints = self._remember(self.handle_sites, prefix, record)
+            if not endpoints:
+                raise HandleNotFound(
+                    f"prefix {prefix} has no site to resolve it", handle=query.handle
+                )
+        return await self._follow(endpoints, query)
+
+    async def _follow(self, endpoints: Sequence[str], query: Query) -> Answer:
+        seen: set[tuple[frozenset[str], str]] = set()
+        current = list(endpoints)
+        for _ in range(self.settings.max_referrals + 1):
+            step = (frozenset(current), normalise(query.handle))
+            if step in seen:
+                raise RecursionTooDeep(
+                    f"referral loop while resolving {query.handle} (back at {sorted(current)})",
+                    handle=query.handle,
+                )
+            seen.add(step)
+            _, answer = await self.upstream.ask(current, query)
+            if answer.rc != RC.PREFIX_REFERRAL:
+                return answer
+            current = self._learn(answer)
+            if not current:
+                raise ProtocolError(f"referral for {query.handle} names no usable server")
+        raise RecursionTooDeep(
+            f"more than {self.settings.max_referrals} referrals for {query.handle}",
+            handle=query.handle,
+        )
+
+    def _learn(self, referral: Answer) -> list[str]:
+        """Remember what a referral taught (which prefix is served where)."""
+        source = referral.referral
+        if source is None:
+            return endpoints_of(referral.values)
+        _, delegated = parse(source)
+        kinds = {v.type.upper() for v in referral.values}
+        if HS_SITE_PREFIX in kinds:
+            return self._remember(self.derived_sites, delegated, referral)
+        return self._remember(self.handle_sites, delegated, referral)

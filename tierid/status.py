@@ -1,0 +1,73 @@
+"""``GET /api/status``: what an operator (and ``tierid status``) wants to know of a node:
+its roles, prefixes, record count, change-log position, requests served, and for a
+resolver the upstream servers with their measured latency and health."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from registry.authority import Authority
+from resolver.faces.http_common import json_response
+from resolver.walker import Walker
+
+
+@dataclass
+class Counters:
+    started: float = field(default_factory=time.time)
+    requests: int = 0
+
+
+class StatusRoutes:
+    def __init__(
+        self,
+        name: str,
+        authority: Authority,
+        walker: Walker | None,
+        counters: Counters,
+        roles: list[str],
+    ) -> None:
+        self.name = name
+        self.authority = authority
+        self.walker = walker
+        self.counters = counters
+        self.roles = roles
+
+    def add_to(self, app: web.Application) -> None:
+        app.router.add_route("GET", "/api/status", self.status)
+
+    async def status(self, request: web.Request) -> web.Response:
+        store = self.authority.store
+        prefixes, records = await store.read(
+            lambda txn: (txn.homed_prefixes(), txn.count_records())
+        )
+        body: dict = {
+            "responseCode": 1,
+            "node": self.name,
+            "roles": self.roles,
+            "uptimeSeconds": round(time.time() - self.counters.started, 1),
+            "requests": self.counters.requests,
+            "prefixes": prefixes,
+            "records": records,
+            "changeSeq": await store.last_seq(),
+        }
+        if self.walker is not None:
+            stats = self.walker.upstream.stats
+            now = self.walker.clock()
+            body["resolver"] = {
+                "upstreamQueries": stats.queries,
+                "servers": [
+                    {
+                        "url": s.url,
+                        "up": s.down_until <= now,
+                        "latencyMs": None if s.latency_ms is None else round(s.latency_ms, 2),
+                        "queries": s.queries,
+                        "failures": s.failures,
+                    }
+                    for s in stats.endpoints.values()
+                ],
+                "knownPrefixes": self.walker.cached_prefixes(),
+            }
+        return json_response(body)
