@@ -28,6 +28,7 @@ from resolver.errors import (
     InvalidHandle,
     InvalidValue,
     NotResponsible,
+    ServerReadOnly,
     ValueAlreadyExists,
     ValuesNotFound,
 )
@@ -74,11 +75,18 @@ class Authority:
         authorizer: Authorizer,
         limits: RecordLimits = RecordLimits(),
         clock: Callable[[], float] = time.time,
+        read_only: str | None = None,
     ) -> None:
+        """``read_only`` (a mirror) is the reason every write is refused with RC 7."""
         self.store = store
         self.authorizer = authorizer
         self.limits = limits
         self.clock = clock
+        self.read_only = read_only
+
+    def _writable(self) -> None:
+        if self.read_only:
+            raise ServerReadOnly(self.read_only)
 
     # --- shared checks ---------------------------------------------------------------------
 
@@ -223,6 +231,7 @@ class Authority:
 
         With ``mint`` the handle is a stem to which a fresh UUID is appended.
         """
+        self._writable()
         self._check_values(handle, values)
 
         def run(txn: WriteTxn) -> WriteResult:
@@ -295,6 +304,7 @@ class Authority:
         ``change`` checks permissions and returns the new values and whether nothing
         existing was overwritten.
         """
+        self._writable()
 
         def run(txn: WriteTxn) -> WriteResult:
             prefix, _ = self._responsible(txn, handle)
@@ -355,6 +365,7 @@ class Authority:
 
     async def delete(self, handle: str, identity: Identity | None) -> WriteResult:
         """Delete a whole record (allowed even if its prefix is no longer homed, as CNRI does)."""
+        self._writable()
         prefix, _ = parse(handle)
 
         def run(txn: WriteTxn) -> WriteResult:
@@ -383,11 +394,13 @@ class Authority:
 
     async def home(self, prefix: str, identity: Identity | None) -> None:
         """Home a prefix here (server admins only, as HOME_NA on Handle.Net)."""
+        self._writable()
         parse(f"{prefix}/x")
         self._require_server_admin(identity, prefix)
         await self.store.write(lambda txn: txn.home(normalise(prefix), prefix), actor=str(identity))
 
     async def unhome(self, prefix: str, identity: Identity | None) -> None:
+        self._writable()
         parse(f"{prefix}/x")
         self._require_server_admin(identity, prefix)
 

@@ -70,6 +70,7 @@ class NodeProcess:
         tls: bool = False,
         insecure_auth: bool = True,
         extra: str = "",
+        node_options: str = "",
         roots: list[str] | None = None,
     ) -> None:
         """``prefix`` is homed and bootstrapped with admin ``300:0.NA/<prefix>`` (secret
@@ -103,6 +104,7 @@ name = "{prefix or "resolver"}"
 data_dir = "data"
 prefixes = {json.dumps([prefix] if prefix else [])}
 server_admins = {json.dumps([self.operator] if prefix else [])}
+{node_options}
 
 [http]
 port = {self.port}

@@ -7,6 +7,8 @@ stops, so nothing outlives the app.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
@@ -14,7 +16,9 @@ from aiohttp import web
 
 from registry.authority import Authority
 from registry.http_api import AdminRoutes
+from registry.mirror import Mirror
 from registry.permissions import Authorizer
+from registry.replication import ReplicationRoutes
 from registry.storage.sqlite import SQLiteStore
 from resolver.errors import NotResponsible
 from resolver.faces.http import ResolutionRoutes
@@ -32,19 +36,33 @@ def make_app(config: Config, samples: Sequence[str] = ()) -> web.Application:
     app = web.Application(
         middlewares=[error_middleware], client_max_size=config.http.max_body_bytes
     )
-    store = SQLiteStore(config.storage_path)
+    store = SQLiteStore(config.storage_path, changelog_keep=config.node.changelog_keep)
     authorizer = Authorizer(Identity.from_text(a) for a in config.node.server_admins)
-    authority = Authority(store, authorizer, config.limits)
+    mirror_of = config.mirror.primary
+    read_only = f"this node is a mirror of {mirror_of}; send writes there" if mirror_of else None
+    authority = Authority(store, authorizer, config.limits, read_only=read_only)
+    mirror = None
+    if mirror_of:
+        secret = config.path(config.mirror.secret_file).read_bytes().strip()
+        mirror = Mirror(store, config.mirror, secret)
     app[AUTHORITY] = authority
     app[AUTHENTICATE] = authority.authenticate
     app[INSECURE_AUTH] = config.http.allow_insecure_auth
 
     async def storage(app: web.Application) -> AsyncIterator[None]:
         await store.open()
+        following = None
         try:
-            await authority.home_configured(config.node.prefixes)
+            if mirror is None:
+                await authority.home_configured(config.node.prefixes)
+            else:
+                following = asyncio.create_task(mirror.run(), name="mirror")
             yield
         finally:
+            if following is not None:
+                following.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await following
             await store.close()
 
     app.cleanup_ctx.append(storage)
@@ -65,8 +83,9 @@ def make_app(config: Config, samples: Sequence[str] = ()) -> web.Application:
         resolve = _router(authority, walker)
 
     counters = Counters()
-    roles = ["authority"] + (["resolver"] if walker else [])
-    StatusRoutes(config.node.name, authority, walker, counters, roles).add_to(app)
+    roles = ["mirror" if mirror else "authority"] + (["resolver"] if walker else [])
+    StatusRoutes(config.node.name, authority, walker, mirror, counters, roles).add_to(app)
+    ReplicationRoutes(authority).add_to(app)
     resolution = ResolutionRoutes(resolve, samples)
     resolution.add_to(app)
     AdminRoutes(authority).add_to(app)

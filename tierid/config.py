@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from registry.authority import RecordLimits
+from registry.mirror import MirrorSettings
 from resolver.walker import WalkSettings
 
 
@@ -27,6 +28,7 @@ class NodeSettings:
     data_dir: str = "var/tierid"
     prefixes: tuple[str, ...] = ()
     server_admins: tuple[str, ...] = ()
+    changelog_keep: int = 0
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ class Config:
     storage: StorageSettings = field(default_factory=StorageSettings)
     limits: RecordLimits = field(default_factory=RecordLimits)
     resolver: WalkSettings = field(default_factory=WalkSettings)
+    mirror: MirrorSettings = field(default_factory=MirrorSettings)
     #: folder that relative paths are resolved against
     base_dir: Path = Path(".")
 
@@ -76,6 +79,7 @@ _SECTIONS = {
     "storage": StorageSettings,
     "limits": RecordLimits,
     "resolver": WalkSettings,
+    "mirror": MirrorSettings,
 }
 
 
@@ -113,6 +117,8 @@ def from_mapping(raw: dict[str, Any], base_dir: Path) -> Config:
     config = Config(**sections, base_dir=base_dir)
     if config.storage.backend != "sqlite":
         raise ConfigError(f"storage.backend {config.storage.backend!r} is not available (sqlite)")
+    if config.mirror.primary and not (config.mirror.identity and config.mirror.secret_file):
+        raise ConfigError("mirror.primary needs mirror.identity and mirror.secret_file")
     if bool(config.http.tls_cert) != bool(config.http.tls_key):
         raise ConfigError("http.tls_cert and http.tls_key must be set together")
     return config

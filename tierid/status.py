@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from registry.authority import Authority
+from registry.mirror import Mirror
 from resolver.faces.http_common import json_response
 from resolver.walker import Walker
 
@@ -26,9 +27,11 @@ class StatusRoutes:
         name: str,
         authority: Authority,
         walker: Walker | None,
+        mirror: Mirror | None,
         counters: Counters,
         roles: list[str],
     ) -> None:
+        self.mirror = mirror
         self.name = name
         self.authority = authority
         self.walker = walker
@@ -53,6 +56,8 @@ class StatusRoutes:
             "records": records,
             "changeSeq": await store.last_seq(),
         }
+        if self.mirror is not None:
+            body["mirror"] = self.mirror.status()
         if self.walker is not None:
             stats = self.walker.upstream.stats
             now = self.walker.clock()

@@ -34,7 +34,7 @@ class Change:
 
     seq: int
     at: int
-    op: str  # "create" | "update" | "delete" | "home" | "unhome"
+    op: str  # "create" | "update" | "delete" | "home" | "unhome" | "reset"
     key: str
     handle: str
     values: tuple[HandleValue, ...] | None
@@ -54,6 +54,12 @@ class ReadTxn(Protocol):
 
     def is_homed(self, prefix_key: str) -> bool: ...
 
+    def get_meta(self, key: str) -> str | None: ...
+
+    def seq_range(self) -> tuple[int, int]: ...
+
+    def dump(self) -> tuple[list[tuple[str, str]], list[tuple[str, str, str, bytes]]]: ...
+
 
 class WriteTxn(ReadTxn, Protocol):
     def put(self, key: str, record: StoredRecord, prefix_key: str, *, created: bool) -> None: ...
@@ -63,6 +69,10 @@ class WriteTxn(ReadTxn, Protocol):
     def home(self, prefix_key: str, prefix: str) -> None: ...
 
     def unhome(self, prefix_key: str) -> None: ...
+
+    def set_meta(self, key: str, value: str) -> None: ...
+
+    def clear(self) -> None: ...
 
 
 class Store(Protocol):

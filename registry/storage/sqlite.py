@@ -46,6 +46,10 @@ CREATE TABLE IF NOT EXISTS homed (
     prefix_key TEXT PRIMARY KEY,
     prefix     TEXT NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
 """
 
 
@@ -92,6 +96,21 @@ class _Reader:
         row = self.conn.execute("SELECT 1 FROM homed WHERE prefix_key = ?", (prefix_key,))
         return row.fetchone() is not None
 
+    def get_meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def seq_range(self) -> tuple[int, int]:
+        """(oldest, newest) sequence numbers still in the change log; (0, 0) when empty."""
+        row = self.conn.execute("SELECT min(seq), max(seq) FROM changes").fetchone()
+        return int(row[0] or 0), int(row[1] or 0)
+
+    def dump(self) -> tuple[list[tuple[str, str]], list[tuple[str, str, str, bytes]]]:
+        """Every homed prefix and every record (raw), for a mirror's full copy."""
+        homed = [(r[0], r[1]) for r in self.conn.execute("SELECT prefix_key, prefix FROM homed")]
+        rows = self.conn.execute("SELECT key, handle, prefix_key, record FROM handles ORDER BY key")
+        return homed, [(r[0], r[1], r[2], r[3]) for r in rows]
+
 
 class _Writer(_Reader):
     """WriteTxn: every mutation also appends to the change log."""
@@ -130,12 +149,27 @@ class _Writer(_Reader):
         self.conn.execute("DELETE FROM homed WHERE prefix_key = ?", (prefix_key,))
         self._log("unhome", prefix_key, prefix_key, None)
 
+    def set_meta(self, key: str, value: str) -> None:
+        self.conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    def clear(self) -> None:
+        """Forget every record and homed prefix (a mirror about to load a full copy)."""
+        self.conn.execute("DELETE FROM handles")
+        self.conn.execute("DELETE FROM homed")
+        self._log("reset", "", "", None)
+
 
 class SQLiteStore:
     """The embedded default store (see module docstring)."""
 
-    def __init__(self, path: str | Path, *, readers: int = 2) -> None:
+    def __init__(self, path: str | Path, *, readers: int = 2, changelog_keep: int = 0) -> None:
+        """``changelog_keep`` > 0 prunes the change log to that many newest entries."""
         self.path = str(path)
+        self.changelog_keep = changelog_keep
         self._readers = readers
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
@@ -184,6 +218,11 @@ class SQLiteStore:
         conn.execute("BEGIN IMMEDIATE")
         try:
             result = fn(_Writer(conn, actor))
+            if self.changelog_keep:
+                conn.execute(
+                    "DELETE FROM changes WHERE seq <= (SELECT max(seq) FROM changes) - ?",
+                    (self.changelog_keep,),
+                )
         except BaseException:
             conn.execute("ROLLBACK")
             raise

@@ -1,0 +1,158 @@
+"""A mirror: a read-only copy of a primary node that follows its change log.
+
+It pulls every change after the last sequence number it applied (kept in its own store,
+in the same transaction as the changes, so a restart resumes exactly where it stopped),
+takes a full copy when it is new or has fallen behind the primary's pruned log, and keeps
+retrying with a bounded back-off while the primary is down. It refuses writes (RC 7).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import msgpack
+
+from registry.storage.base import Store, StoredRecord, WriteTxn
+from registry.storage.sqlite import unpack_values
+from resolver.handle import normalise, parse
+from resolver.http_client import basic_header
+from resolver.values import HandleValue
+
+log = logging.getLogger("tierid.mirror")
+
+SEQ_KEY = "replicated_seq"
+
+
+@dataclass(frozen=True, slots=True)
+class MirrorSettings:
+    """Config section ``[mirror]``."""
+
+    primary: str = ""
+    identity: str = ""
+    secret_file: str = ""
+    poll_interval_ms: int = 500
+    batch: int = 1000
+
+
+def _values(raw: list | None) -> tuple[HandleValue, ...]:
+    return tuple(HandleValue.from_tuple(t) for t in raw or ())
+
+
+def _apply(txn: WriteTxn, change: list) -> None:
+    _seq, _at, op, key, handle, values, _actor = change
+    if op in ("create", "update"):
+        prefix, _ = parse(handle)
+        record = StoredRecord(handle, _values(values))
+        txn.put(key, record, normalise(prefix), created=op == "create")
+    elif op == "delete":
+        txn.delete(key, handle)
+    elif op == "home":
+        txn.home(key, handle)
+    elif op == "unhome":
+        txn.unhome(key)
+    elif op == "reset":
+        txn.clear()
+
+
+class Mirror:
+    """Follows a primary; ``run()`` is the long-lived task."""
+
+    def __init__(self, store: Store, settings: MirrorSettings, secret: bytes) -> None:
+        self.store = store
+        self.settings = settings
+        self.primary = settings.primary.rstrip("/")
+        self._auth = basic_header(settings.identity, secret)
+        self.primary_seq = 0
+        self.applied_seq = 0
+        self.connected = False
+        self.last_error = ""
+        self.last_contact = 0.0
+        self.full_copies = 0
+
+    async def _get(self, session: aiohttp.ClientSession, path: str, params: dict) -> Any:
+        async with session.get(
+            self.primary + path, params=params, headers={"Authorization": self._auth}
+        ) as resp:
+            data = await resp.read()
+            if resp.status != 200:
+                raise RuntimeError(f"primary answered HTTP {resp.status}: {data[:200]!r}")
+        return msgpack.unpackb(data, raw=False)
+
+    async def _load_dump(self, session: aiohttp.ClientSession) -> None:
+        dump = await self._get(session, "/api/dump", {})
+
+        def load(txn: WriteTxn) -> None:
+            txn.clear()
+            for key, prefix in dump["homed"]:
+                txn.home(key, prefix)
+            for key, handle, prefix_key, blob in dump["records"]:
+                txn.put(key, StoredRecord(handle, unpack_values(blob)), prefix_key, created=True)
+            txn.set_meta(SEQ_KEY, str(dump["seq"]))
+
+        await self.store.write(load, actor=f"mirror-of:{self.primary}")
+        self.applied_seq = dump["seq"]
+        self.full_copies += 1
+        log.info("loaded a full copy from %s at seq %d", self.primary, dump["seq"])
+
+    async def sync_once(self, session: aiohttp.ClientSession) -> bool:
+        """Pull and apply one batch. :returns: True if more may be waiting."""
+        since = await self.store.read(lambda txn: int(txn.get_meta(SEQ_KEY) or 0))
+        self.applied_seq = since
+        body = await self._get(
+            session, "/api/changes", {"since": str(since), "limit": str(self.settings.batch)}
+        )
+        self.primary_seq = body["last"]
+        if body.get("dump"):
+            await self._load_dump(session)
+            return True
+        changes = body["changes"]
+        if not changes:
+            return False
+
+        def apply(txn: WriteTxn) -> None:
+            for change in changes:
+                _apply(txn, change)
+            txn.set_meta(SEQ_KEY, str(changes[-1][0]))
+
+        await self.store.write(apply, actor=f"mirror-of:{self.primary}")
+        self.applied_seq = changes[-1][0]
+        return len(changes) >= self.settings.batch
+
+    async def run(self) -> None:
+        poll = self.settings.poll_interval_ms / 1000
+        backoff = poll
+        timeout = aiohttp.ClientTimeout(total=30)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            while True:
+                try:
+                    more = await self.sync_once(session)
+                    self.connected, self.last_error, backoff = True, "", poll
+                    self.last_contact = time.time()
+                    if more:
+                        continue
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    if self.connected or not self.last_error:
+                        log.warning("cannot follow %s: %s", self.primary, exc)
+                    self.connected, self.last_error = False, f"{type(exc).__name__}: {exc}"
+                    backoff = min(backoff * 2, 5.0)
+                    await asyncio.sleep(backoff)
+                    continue
+                await asyncio.sleep(poll)
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "primary": self.primary,
+            "connected": self.connected,
+            "appliedSeq": self.applied_seq,
+            "primarySeq": self.primary_seq,
+            "lag": max(0, self.primary_seq - self.applied_seq),
+            "lastError": self.last_error,
+            "fullCopies": self.full_copies,
+        }

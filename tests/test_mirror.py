@@ -1,0 +1,132 @@
+"""Mirrors: a read-only copy that follows its primary's change log, catches up after
+downtime (with a full copy when the log was pruned), and takes over reads when the
+primary dies."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import NodeProcess
+
+PUMP = [
+    {"index": 1, "type": "URL", "data": "https://pumps.example/1"},
+    {"index": 2005, "type": "COST", "data": "1830 CNY", "permissions": "1100"},
+]
+
+
+def mirror_of(primary: NodeProcess, root: Path, **kwargs) -> NodeProcess:
+    (root / "primary.secret").write_bytes(primary.secrets[primary.operator])
+    extra = (
+        f'[mirror]\nprimary = "{primary.url}"\nidentity = "{primary.operator}"\n'
+        'secret_file = "primary.secret"\npoll_interval_ms = 100\n'
+    )
+    return NodeProcess(root, prefix=None, extra=extra, **kwargs)
+
+
+def eventually(check: Callable[[], bool], seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.1)
+
+
+def test_mirror_follows_serves_reads_and_refuses_writes(tmp_path: Path) -> None:
+    (tmp_path / "p").mkdir()
+    (tmp_path / "m").mkdir()
+    primary = NodeProcess(tmp_path / "p")
+    mirror = mirror_of(primary, tmp_path / "m")
+    try:
+        pumps_admin = primary.create_enterprise("88.118.8", b"pump-secret")
+        writer = primary.session(pumps_admin)
+        assert writer.put(primary.api("88.118.8/PUMP-1"), json=PUMP).status_code == 201
+        eventually(lambda: requests.get(mirror.api("88.118.8/PUMP-1")).status_code == 200)
+        assert requests.get(mirror.api("88.118.8/PUMP-1")).json()["values"][0]["data"]["value"] == (
+            "https://pumps.example/1"
+        )
+
+        # private values and the admin's key were copied: the admin reads them at the mirror
+        mirror.secrets[pumps_admin] = b"pump-secret"
+        full = mirror.session(pumps_admin).get(mirror.api("88.118.8/PUMP-1")).json()
+        assert [v["index"] for v in full["values"]] == [1, 2005]
+
+        r = mirror.session(pumps_admin).put(mirror.api("88.118.8/PUMP-2"), json=PUMP)
+        assert (r.status_code, r.json()["responseCode"]) == (503, 7)
+        assert "mirror" in r.json()["message"]
+
+        writer.delete(primary.api("88.118.8/PUMP-1"))
+        eventually(lambda: requests.get(mirror.api("88.118.8/PUMP-1")).status_code == 404)
+        status = mirror.status()
+        assert status["roles"][0] == "mirror" and status["mirror"]["connected"]
+        eventually(lambda: mirror.status()["mirror"]["lag"] == 0)
+        assert "88.118.8" in status["prefixes"]
+    finally:
+        mirror.stop()
+        primary.stop()
+
+
+@pytest.mark.parametrize("keep", [0, 5], ids=["replay-log", "full-copy"])
+def test_mirror_catches_up_after_downtime(tmp_path: Path, keep: int) -> None:
+    (tmp_path / "p").mkdir()
+    (tmp_path / "m").mkdir()
+    primary = NodeProcess(tmp_path / "p", node_options=f"changelog_keep = {keep}")
+    mirror = mirror_of(primary, tmp_path / "m")
+    try:
+        admin = primary.create_enterprise("88.118.8", b"pump-secret")
+        writer = primary.session(admin)
+        writer.put(primary.api("88.118.8/EARLY"), json=PUMP)
+        eventually(lambda: requests.get(mirror.api("88.118.8/EARLY")).status_code == 200)
+
+        mirror.stop()
+        for i in range(30):
+            writer.put(primary.api(f"88.118.8/LATE-{i}"), json=PUMP)
+        writer.delete(primary.api("88.118.8/EARLY"))
+        mirror.start()
+
+        eventually(lambda: requests.get(mirror.api("88.118.8/LATE-29")).status_code == 200)
+        eventually(lambda: mirror.status()["mirror"]["lag"] == 0)
+        assert requests.get(mirror.api("88.118.8/EARLY")).status_code == 404
+        assert all(
+            requests.get(mirror.api(f"88.118.8/LATE-{i}")).status_code == 200 for i in range(30)
+        )
+        assert mirror.status()["records"] == primary.status()["records"]
+        # with a pruned log the mirror had to take a full copy; with the whole log, it replays
+        assert mirror.status()["mirror"]["fullCopies"] == (1 if keep else 0)
+    finally:
+        mirror.stop()
+        primary.stop()
+
+
+def test_resolver_reads_through_the_mirror_when_the_primary_dies(tmp_path: Path) -> None:
+    for name in ("prov", "ent", "mir", "res"):
+        (tmp_path / name).mkdir()
+    province = NodeProcess(tmp_path / "prov", prefix="88.118")
+    enterprise = NodeProcess(tmp_path / "ent", prefix="88.118.8")
+    mirror = mirror_of(enterprise, tmp_path / "mir")
+    resolver = NodeProcess(tmp_path / "res", prefix=None, roots=[province.url])
+    try:
+        province.delegate("88.118.8", enterprise, mirrors=(mirror,))
+        writer = enterprise.session(enterprise.operator)
+        for i in range(3):
+            assert writer.put(enterprise.api(f"88.118.8/P-{i}"), json=PUMP).status_code == 201
+        eventually(lambda: requests.get(mirror.api("88.118.8/P-2")).status_code == 200)
+        assert requests.get(resolver.api("88.118.8/P-0")).json()["responseCode"] == 1
+
+        enterprise.stop(signal.SIGKILL)
+        started = time.monotonic()
+        for i in (1, 2):
+            r = requests.get(resolver.api(f"88.118.8/P-{i}"))
+            assert (r.status_code, r.json()["responseCode"]) == (200, 1)
+        assert time.monotonic() - started < 3
+        servers = {s["url"]: s for s in resolver.status()["resolver"]["servers"]}
+        assert servers[enterprise.url]["failures"] >= 1 and not servers[enterprise.url]["up"]
+        assert servers[mirror.url]["up"]
+    finally:
+        for node in (resolver, mirror, enterprise, province):
+            node.stop()
