@@ -54,7 +54,12 @@ def prefix_record_values(
 
 
 async def bootstrap_prefix(
-    store: Store, prefix: str, secret: bytes, site: SiteInfo | None = None, *, replace: bool = False
+    store: Store,
+    prefix: str,
+    secret: bytes,
+    sites: Sequence[SiteInfo] = (),
+    *,
+    replace: bool = False,
 ) -> bool:
     """Create ``0.NA/<prefix>`` with its admin identity and home the prefix.
 
@@ -70,7 +75,6 @@ async def bootstrap_prefix(
         existing = txn.get(normalise(na))
         if existing is not None and not replace:
             return False
-        sites = [site] if site is not None else []
         values = tuple(v.stamped(now) for v in prefix_record_values(prefix, secret, sites))
         txn.put(normalise(na), StoredRecord(na, values), "0.NA", created=existing is None)
         return True

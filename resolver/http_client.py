@@ -1,7 +1,8 @@
 """A small async client for a tierid (or Handle.Net) node's HTTP JSON API.
 
 Used by the CLI and by enterprise code. Authentication is Handle.Net's Basic scheme:
-``index:handle`` (percent-encoded) and the HS_SECKEY secret.
+``index:handle`` (percent-encoded) and the HS_SECKEY secret. A node's error answers are
+raised as the matching :class:`TieridError` (``HandleNotFound``, ``HandleAlreadyExists``...).
 """
 
 from __future__ import annotations
@@ -13,17 +14,7 @@ from urllib.parse import quote
 
 import aiohttp
 
-from resolver.codes import ResponseCode
-from resolver.errors import TieridError
-
-
-class RemoteError(TieridError):
-    """The node answered with an error."""
-
-    def __init__(self, rc: int, status: int, message: str, handle: str | None = None) -> None:
-        super().__init__(message, handle=handle)
-        self.rc = ResponseCode(rc)
-        self.status = status
+from resolver.errors import UpstreamUnavailable, error_for
 
 
 def basic_header(identity: str, secret: bytes) -> str:
@@ -78,12 +69,10 @@ class HandleHttpClient:
                 data = await resp.json(content_type=None)
             except ValueError:
                 data = None
-            if not isinstance(data, dict) or "responseCode" not in data:
-                raise RemoteError(2, resp.status, f"HTTP {resp.status} without a Handle response")
+            if not isinstance(data, dict) or not isinstance(data.get("responseCode"), int):
+                raise UpstreamUnavailable(f"HTTP {resp.status} without a Handle response")
             if resp.status >= 300 and resp.status != 300:
-                raise RemoteError(
-                    data["responseCode"], resp.status, data.get("message", ""), data.get("handle")
-                )
+                raise error_for(data["responseCode"], data.get("message", ""), data.get("handle"))
             return resp.status, data
 
     async def get(
@@ -115,6 +104,9 @@ class HandleHttpClient:
         if page >= 0 and page_size >= 0:
             params += [("page", str(page)), ("pageSize", str(page_size))]
         return (await self._call("GET", "/api/handles", params))[1]
+
+    async def status(self) -> dict[str, Any]:
+        return (await self._call("GET", "/api/status"))[1]
 
     async def list_prefixes(self) -> dict[str, Any]:
         return (await self._call("GET", "/api/prefixes"))[1]

@@ -103,13 +103,14 @@ class Upstream:
             await self._session.close()
 
     def order(self, endpoints: Sequence[str]) -> list[str]:
-        """Healthy endpoints first, fastest first (unmeasured ones count as fast, so they
-        get measured); endpoints in back-off last."""
+        """Healthy endpoints first, fastest measured first; endpoints not measured yet keep
+        the site's order (primary sites first) after them, and those in back-off go last.
+        A mirror is thus asked once the primary fails or is slow, and measured from then on."""
         now = self.clock()
 
         def key(url: str) -> tuple[bool, float]:
             s = self.stats.of(url)
-            return (s.down_until > now, s.latency_ms if s.latency_ms is not None else 0.0)
+            return (s.down_until > now, s.latency_ms if s.latency_ms is not None else float("inf"))
 
         return sorted(endpoints, key=key)
 

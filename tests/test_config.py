@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tierid import config
+from tierid import config, federation
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "tierid.example.toml"
 
@@ -22,9 +22,25 @@ def test_example_documents_every_option_once_with_its_default() -> None:
             assert getattr(getattr(loaded, name), f.name) == getattr(cls(), f.name), f.name
 
 
-def test_embedded_demo_config_loads() -> None:
-    demo = config.embedded("demo")
-    assert demo.http.port == 8000 and "88.118.8" in demo.node.prefixes
+def test_demo_federation_generates_valid_node_configs(tmp_path: Path) -> None:
+    fed = federation.load_file(None)
+    assert fed.node("resolver").port == 8000
+    roles = {n.role for n in fed.nodes}
+    assert roles == {"authority", "mirror", "resolver"}
+    for node in fed.nodes:
+        path = tmp_path / f"{node.name}.toml"
+        path.write_text(federation.node_config(fed, node))
+        loaded = config.load(path)
+        assert loaded.http.port == node.port
+        assert loaded.resolver.enabled == bool(node.roots)
+        assert bool(loaded.mirror.primary) == bool(node.mirror_of)
+
+
+def test_federation_file_errors(tmp_path: Path) -> None:
+    with pytest.raises(config.ConfigError, match="unknown node"):
+        federation.load('[[nodes]]\nname = "a"\nport = 1\nparent = "b"\n', tmp_path)
+    with pytest.raises(config.ConfigError, match="unknown node option"):
+        federation.load('[[nodes]]\nname = "a"\nport = 1\nprefx = "88"\n', tmp_path)
 
 
 @pytest.mark.parametrize(

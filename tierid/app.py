@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
@@ -32,7 +32,7 @@ from tierid.status import Counters, StatusRoutes
 AUTHORITY = web.AppKey("authority", Authority)
 
 
-def make_app(config: Config, samples: Sequence[str] = ()) -> web.Application:
+def make_app(config: Config) -> web.Application:
     app = web.Application(
         middlewares=[error_middleware], client_max_size=config.http.max_body_bytes
     )
@@ -86,7 +86,7 @@ def make_app(config: Config, samples: Sequence[str] = ()) -> web.Application:
     roles = ["mirror" if mirror else "authority"] + (["resolver"] if walker else [])
     StatusRoutes(config.node.name, authority, walker, mirror, counters, roles).add_to(app)
     ReplicationRoutes(authority).add_to(app)
-    resolution = ResolutionRoutes(resolve, samples)
+    resolution = ResolutionRoutes(resolve)
     resolution.add_to(app)
     AdminRoutes(authority).add_to(app)
     resolution.add_proxy_to(app)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from tierid.commands import keygen, nodes, prefixes, records
+from tierid.commands import keygen, nodes, prefixes, records, status
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -30,5 +30,6 @@ for command in (
     records.register,
     records.delete,
     prefixes.prefix,
+    status.status,
 ):
     main.add_command(command)

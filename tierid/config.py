@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, field, fields
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -137,9 +136,3 @@ def load(path: str | Path) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{p}: {exc}") from exc
     return from_mapping(raw, p.resolve().parent)
-
-
-def embedded(name: str) -> Config:
-    """One of the configurations shipped inside the package (``demo``), relative to the cwd."""
-    text = resources.files("tierid.defaults").joinpath(f"{name}.toml").read_text("utf-8")
-    return from_mapping(tomllib.loads(text), Path.cwd())

@@ -67,13 +67,10 @@ def error_page(title: str, message: str) -> str:
     return _page(title, f"<h1>{escape(title)}</h1><p>{escape(message)}</p>")
 
 
-def index_page(samples: Sequence[str]) -> str:
-    items = "".join(
-        f'<li><a href="{escape(_href(h), quote=True)}">{escape(h)}</a></li>' for h in samples
-    )
+def index_page() -> str:
     body = (
         "<h1>tierid</h1><p>Identifier resolution. Open <code>/&lt;identifier&gt;</code> to be "
         "redirected, add <code>?noredirect</code> to see the record, or use the JSON API at "
-        "<code>/api/handles/&lt;identifier&gt;</code>.</p>" + (f"<ul>{items}</ul>" if items else "")
+        "<code>/api/handles/&lt;identifier&gt;</code>.</p>"
     )
     return _page("tierid", body)

@@ -7,7 +7,7 @@ The face parses the request into a :class:`Query`, calls the injected ``resolve`
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from urllib.parse import quote
 
 from aiohttp import web
@@ -48,11 +48,10 @@ async def unknown_api(request: web.Request) -> web.Response:
 
 
 class ResolutionRoutes:
-    """Routes that only read. ``samples`` are shown on the index page."""
+    """Routes that only read."""
 
-    def __init__(self, resolve: Resolve, samples: Sequence[str] = ()) -> None:
+    def __init__(self, resolve: Resolve) -> None:
         self.resolve = resolve
-        self.samples = list(samples)
 
     def add_to(self, app: web.Application) -> None:
         """Register the API route. Call :meth:`add_proxy_to` after every other face's routes."""
@@ -91,7 +90,7 @@ class ResolutionRoutes:
         )
 
     async def index(self, request: web.Request) -> web.Response:
-        return web.Response(text=html.index_page(self.samples), content_type="text/html")
+        return web.Response(text=html.index_page(), content_type="text/html")
 
     async def proxy(self, request: web.Request) -> web.Response:
         """Resolve, follow HS_ALIAS, then redirect to the first URL or show the record."""

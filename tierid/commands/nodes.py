@@ -1,22 +1,25 @@
-"""Running nodes: ``serve`` (from a config file), ``demo`` (embedded demo data) and
+"""Running nodes: ``serve`` (from a config file), ``demo`` (the demo federation) and
 ``init`` (bootstrap a prefix and its admin identity on a fresh node)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import replace
+import signal
+import threading
 from pathlib import Path
 
 import click
 from aiohttp import web
 from rich.console import Console
+from rich.table import Table
 
 from registry.bootstrap import ADMIN_INDEX, bootstrap_prefix, http_site
 from registry.storage.sqlite import SQLiteStore
 from resolver.handle import prefix_record
 from tierid import config as config_mod
 from tierid import demo as demo_mod
+from tierid import federation
 from tierid.app import make_app, ssl_context
 from tierid.commands.common import run
 from tierid.keyfiles import read_or_create_secret
@@ -24,21 +27,17 @@ from tierid.keyfiles import read_or_create_secret
 console = Console(highlight=False)
 
 
-def _serve(config: config_mod.Config, samples: tuple[str, ...] = ()) -> None:
+def _serve(config: config_mod.Config) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     scheme = "https" if config.http.tls_cert else "http"
-    url = f"{scheme}://{config.http.host}:{config.http.port}"
-    console.print(f"tierid node [bold]{config.node.name}[/] listening on {url}")
-    console.print(f"  data: {config.storage_path}")
-    if samples:
-        console.print("  try:")
-        for handle in samples:
-            console.print(f"    curl -s {url}/api/handles/{handle}")
-        console.print(f"    open {url}/{samples[0]}?noredirect in a browser")
+    console.print(
+        f"tierid node [bold]{config.node.name}[/] listening on "
+        f"{scheme}://{config.http.host}:{config.http.port} (data: {config.storage_path})"
+    )
     web.run_app(
-        make_app(config, samples),
+        make_app(config),
         host=config.http.host,
         port=config.http.port,
         ssl_context=ssl_context(config),
@@ -47,9 +46,9 @@ def _serve(config: config_mod.Config, samples: tuple[str, ...] = ()) -> None:
     )
 
 
-def _load(path: Path | None) -> config_mod.Config:
+def _load(path: Path) -> config_mod.Config:
     try:
-        return config_mod.load(path) if path else config_mod.embedded("demo")
+        return config_mod.load(path)
     except config_mod.ConfigError as err:
         raise click.ClickException(str(err)) from err
 
@@ -58,36 +57,77 @@ def _load(path: Path | None) -> config_mod.Config:
 @click.option(
     "--config",
     "config_path",
+    required=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Node configuration (TOML). Without it, the embedded demo defaults.",
+    help="Node configuration (TOML); every option is in config/tierid.example.toml.",
 )
-def serve(config_path: Path | None) -> None:
+def serve(config_path: Path) -> None:
     """Run a node from a configuration file until Ctrl-C."""
     _serve(_load(config_path))
 
 
 @click.command()
 @click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Where the demo keeps its data (default var/demo).",
+    "--federation",
+    "federation_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Federation file (default: the embedded one, as config/federation.toml).",
 )
-@click.option("--port", type=int, help="HTTP port (default 8000).")
-def demo(data_dir: Path | None, port: int | None) -> None:
-    """Run a demo node with sample products, seeded on first start."""
-    config = config_mod.embedded("demo")
-    if data_dir:
-        config = replace(config, node=replace(config.node, data_dir=str(data_dir.resolve())))
-    if port:
-        config = replace(config, http=replace(config.http, port=port))
-    seeded = asyncio.run(demo_mod.seed(config))
-    console.print("seeded demo data" if seeded else "demo data already present")
-    for prefix in (demo_mod.PROVINCE, *demo_mod.ENTERPRISES):
-        console.print(
-            f"  admin {ADMIN_INDEX}:{prefix_record(prefix)}"
-            f"  secret in {demo_mod.secret_path(config, prefix)}"
-        )
-    _serve(config, demo_mod.SAMPLES)
+def demo(federation_path: Path | None) -> None:
+    """Run the demo federation: a national node and its mirror, three provincial nodes
+    (one with a mirror), enterprise nodes and a resolver on 127.0.0.1:8000, each its own
+    process, seeded with linked sample products. Ctrl-C stops them all."""
+    try:
+        fed = federation.load_file(federation_path)
+    except config_mod.ConfigError as err:
+        raise click.ClickException(str(err)) from err
+    asyncio.run(federation.prepare(fed))
+    procs = federation.Processes(fed)
+    stop = _stop_on_signals()
+    try:
+        procs.start()
+        procs.wait_ready()
+        asyncio.run(federation.delegate(fed))
+        created = asyncio.run(demo_mod.seed(fed))
+        procs.wait_mirrors()
+        _print_demo(fed, created)
+        while not stop.is_set():
+            for name in procs.exited():
+                console.print(f"[red]node {name} exited[/] (log: {fed.data_dir}/logs/{name}.log)")
+                procs.procs.pop(name)
+            stop.wait(1)
+    except RuntimeError as err:
+        raise click.ClickException(str(err)) from err
+    finally:
+        console.print("stopping every node ...")
+        procs.stop()
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
+def _print_demo(fed: federation.Federation, created: int) -> None:
+    table = Table(title=f"tierid demo federation ({created} sample records registered now)")
+    for column in ("node", "role", "prefix", "url"):
+        table.add_column(column)
+    for node in fed.nodes:
+        prefixes = ", ".join(p for p in (node.prefix, *node.hosts) if p)
+        table.add_row(node.name, node.role, prefixes or "-", node.url)
+    console.print(table)
+    resolver = next(n for n in fed.nodes if n.role == "resolver")
+    console.print(f"Resolve anything through the resolver at {resolver.url}:")
+    for handle in demo_mod.SAMPLES:
+        console.print(f"  curl -s {resolver.url}/api/handles/{handle}")
+    console.print(f"  open {resolver.url}/{demo_mod.SAMPLES[0]}?noredirect  (a page for people)")
+    console.print(
+        f"Admins' secrets: {fed.data_dir}/secrets/<prefix>.secret "
+        f"(identity {ADMIN_INDEX}:0.NA/<prefix>); status: tierid status"
+    )
+    console.print("Ctrl-C stops every node.")
 
 
 @click.command()
@@ -119,7 +159,7 @@ def init(config_path: Path, prefix: str, secret_file: Path, replace: bool) -> No
         await store.open()
         try:
             site = http_site(config.http.host, config.http.port, https=bool(config.http.tls_cert))
-            return await bootstrap_prefix(store, prefix, secret, site, replace=replace)
+            return await bootstrap_prefix(store, prefix, secret, [site], replace=replace)
         finally:
             await store.close()
 

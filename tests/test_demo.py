@@ -1,0 +1,91 @@
+"""`tierid demo` brings the whole demo federation up as separate processes, seeds it, and
+Ctrl-C stops every process; `tierid status` reports on it. Ports are free ones here."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from tests.conftest import free_port, tierid_cli
+
+FEDERATION = Path(__file__).resolve().parents[1] / "config" / "federation.toml"
+
+
+def _with_free_ports(tmp_path: Path) -> Path:
+    text = FEDERATION.read_text()
+    text = re.sub(r"^port = \d+$", lambda _: f"port = {free_port()}", text, flags=re.M)
+    path = tmp_path / "federation.toml"
+    path.write_text(text.replace('data_dir = "var/federation"', f'data_dir = "{tmp_path}/var"'))
+    return path
+
+
+def _serving_children(parent: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(parent)], capture_output=True, text=True)
+    return [int(p) for p in out.stdout.split()]
+
+
+def test_demo_federation_end_to_end(tmp_path: Path) -> None:
+    fed_file = _with_free_ports(tmp_path)
+    resolver_port = int(re.findall(r"port = (\d+)", fed_file.read_text())[-1])
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "tierid", "demo", "--federation", str(fed_file)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        banner = ""
+        deadline = time.monotonic() + 60
+        while "Ctrl-C stops every node" not in banner:
+            line = demo.stdout.readline()
+            assert line or demo.poll() is None, banner
+            banner += line
+            assert time.monotonic() < deadline, banner
+        assert "sample records registered now" in banner
+        children = _serving_children(demo.pid)
+        assert len(children) == 10
+
+        resolver = f"http://127.0.0.1:{resolver_port}"
+        pump = requests.get(f"{resolver}/api/handles/88.118.8/PUMP-2024-000123").json()
+        assert pump["responseCode"] == 1
+        links = {v["type"]: v["data"]["value"] for v in pump["values"]}
+        assert "COST" not in links  # private values stay private through the resolver
+        for linked in (links["REF.MOTOR"], links["REF.VALVE"], links["REF.BATCH"]):
+            assert requests.get(f"{resolver}/api/handles/{linked}").json()["responseCode"] == 1
+        r = requests.get(f"{resolver}/88.118.8/LATEST-PUMP", allow_redirects=False)
+        assert r.headers["Location"] == "https://pumps.example.cn/p/PUMP-2024-000123"
+        compressor = requests.get(f"{resolver}/api/handles/88.130.5/COMPRESSOR-XK-3").json()
+        assert compressor["responseCode"] == 1
+
+        status = tierid_cli("status", "--federation", str(fed_file))
+        assert status.stdout.count("up") >= 10 and "down" not in status.stdout
+        assert "lag 0" in status.stdout
+    finally:
+        demo.send_signal(signal.SIGINT)
+        demo.wait(30)
+    assert demo.returncode == 0
+    time.sleep(0.5)
+    for pid in children:
+        assert subprocess.run(["kill", "-0", str(pid)], capture_output=True).returncode != 0
+    # a second start finds everything in place and registers nothing new
+    again = subprocess.Popen(
+        [sys.executable, "-m", "tierid", "demo", "--federation", str(fed_file)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        line = ""
+        while "registered now" not in line:
+            line = again.stdout.readline()
+            assert line, "demo exited"
+        assert "(0 sample records registered now)" in line
+    finally:
+        again.send_signal(signal.SIGINT)
+        again.wait(30)

@@ -1,0 +1,71 @@
+"""``tierid status``: every node of a federation at a glance, and the resolver's view of
+its upstream servers."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from tierid import federation
+from tierid.config import ConfigError
+
+#: wide enough for the tables when the output is not a terminal (logs, pipes, tests)
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+
+
+@click.command()
+@click.option(
+    "--federation",
+    "federation_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Federation file (default: the embedded demo federation).",
+)
+def status(federation_path: Path | None) -> None:
+    """Show each node: role, prefixes, records, up or down, mirror lag, and the resolvers'
+    measured latency to every server they use."""
+    try:
+        fed = federation.load_file(federation_path)
+    except ConfigError as err:
+        raise click.ClickException(str(err)) from err
+    answers = federation.statuses(fed)
+    nodes = Table(title="nodes")
+    for column in ("node", "url", "state", "role", "prefixes", "records", "seq", "requests"):
+        nodes.add_column(column)
+    for node in fed.nodes:
+        st = answers[node.name]
+        if st is None:
+            nodes.add_row(node.name, node.url, "[red]down[/]", node.role, "", "", "", "")
+            continue
+        state = "[green]up[/]"
+        if "mirror" in st:
+            m = st["mirror"]
+            state += f", lag {m['lag']}" if m["connected"] else ", [red]primary unreachable[/]"
+        nodes.add_row(
+            node.name,
+            node.url,
+            state,
+            "+".join(st["roles"]),
+            ", ".join(st["prefixes"]),
+            str(st["records"]),
+            str(st["changeSeq"]),
+            str(st["requests"]),
+        )
+    console.print(nodes)
+    for node in fed.nodes:
+        st = answers[node.name]
+        if not st or "resolver" not in st:
+            continue
+        servers = Table(title=f"{node.name}: upstream servers")
+        for column in ("server", "state", "latency ms", "queries", "failures"):
+            servers.add_column(column)
+        for s in st["resolver"]["servers"]:
+            latency = "-" if s["latencyMs"] is None else f"{s['latencyMs']:.2f}"
+            state = "[green]up[/]" if s["up"] else "[red]backing off[/]"
+            servers.add_row(s["url"], state, latency, str(s["queries"]), str(s["failures"]))
+        console.print(servers)
+    if any(a is None for a in answers.values()):
+        raise SystemExit(1)
