@@ -1,4 +1,5 @@
-# The README's two commands: `make run` (demo node on 127.0.0.1:8000) and `make test`.
+# The README's two commands: `make run` (the demo federation, its resolver on
+# 127.0.0.1:8000) and `make test`.
 # Both create .venv, install tierid with its Cython extensions, and need nothing else
 # prepared on a fresh Debian machine with Python 3.11 (system packages they need are
 # installed with apt-get when missing and we are root).
@@ -38,6 +39,7 @@ test: install
 bench: install
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 	$(PY) bench/http_resolve.py --readme
+	$(PY) bench/cold_walk.py --readme
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,14 +22,13 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.readme import write_block  # noqa: E402
+from tests.conftest import NodeProcess, free_port  # noqa: E402
+from tierid.demo import PRODUCTS  # noqa: E402
+
 HANDLE = "88.118.8/PUMP-2024-000123"
-MARK = re.compile(r"(<!-- bench:http_resolve -->\n).*?(<!-- /bench:http_resolve -->)", re.S)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def pinned(core: int, args: list[str]) -> list[str]:
@@ -70,57 +68,43 @@ def main() -> None:
     if not shutil.which("wrk"):
         sys.exit("wrk is needed (Debian package 'wrk'); `make bench` installs it")
 
-    procs: list[subprocess.Popen] = []
     with tempfile.TemporaryDirectory() as tmp:
+        node = NodeProcess(Path(tmp))
+        bare_server = None
         try:
-            node_port, bare_port = free_port(), free_port()
-            procs.append(
-                subprocess.Popen(
-                    pinned(
-                        0,
-                        [
-                            sys.executable,
-                            "-m",
-                            "tierid",
-                            "demo",
-                            "--data-dir",
-                            tmp,
-                            "--port",
-                            str(node_port),
-                        ],
-                    ),
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
+            admin = node.create_enterprise("88.118.8", b"bench-secret")
+            node.session(admin).put(node.api(HANDLE), json=PRODUCTS[HANDLE]).raise_for_status()
+            subprocess.run(
+                ["taskset", "-a", "-p", "-c", "0", str(node.proc.pid)], capture_output=True
             )
-            node_url = f"http://127.0.0.1:{node_port}/api/handles/{HANDLE}"
+            node_url = node.api(HANDLE)
             body = wait_up(node_url)
             (Path(tmp) / "body.json").write_bytes(body)
-            procs.append(
-                subprocess.Popen(
-                    pinned(
-                        0,
-                        [
-                            sys.executable,
-                            str(ROOT / "bench" / "bare_server.py"),
-                            str(bare_port),
-                            f"{tmp}/body.json",
-                        ],
-                    ),
+            bare_port = free_port()
+            bare_server = subprocess.Popen(
+                pinned(
+                    0,
+                    [
+                        sys.executable,
+                        str(ROOT / "bench" / "bare_server.py"),
+                        str(bare_port),
+                        f"{tmp}/body.json",
+                    ],
                 )
             )
             bare_url = f"http://127.0.0.1:{bare_port}/api/handles/{HANDLE}"
             assert wait_up(bare_url) == body
-            node, bare = [], []
+            tierid_rates, bare_rates = [], []
             for _ in range(args.rounds):
-                bare.append(wrk(bare_url, args.seconds))
-                node.append(wrk(node_url, args.seconds))
+                bare_rates.append(wrk(bare_url, args.seconds))
+                tierid_rates.append(wrk(node_url, args.seconds))
         finally:
-            for p in procs:
-                p.terminate()
-                p.wait(10)
+            node.stop()
+            if bare_server is not None:
+                bare_server.terminate()
+                bare_server.wait(10)
 
-    best_node, best_bare = max(node), max(bare)
+    best_node, best_bare = max(tierid_rates), max(bare_rates)
     rows = [
         ("bare aiohttp handler, same bytes (baseline)", best_bare, 1.0),
         ("tierid node, GET /api/handles/{id} from SQLite", best_node, best_node / best_bare),
@@ -135,11 +119,7 @@ def main() -> None:
     )
     print(table + "\n" + note)
     if args.readme:
-        readme = ROOT / "README.md"
-        text = readme.read_text()
-        if not MARK.search(text):
-            sys.exit("README.md has no bench markers")
-        readme.write_text(MARK.sub(lambda m: m.group(1) + table + "\n" + note + m.group(2), text))
+        write_block("http_resolve", table + "\n" + note)
 
 
 if __name__ == "__main__":
