@@ -25,6 +25,15 @@ def _with_free_ports(tmp_path: Path) -> Path:
     return path
 
 
+def _start_demo(fed_file: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tierid", "demo", "--federation", str(fed_file)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
 def _serving_children(parent: int) -> list[int]:
     out = subprocess.run(["pgrep", "-P", str(parent)], capture_output=True, text=True)
     return [int(p) for p in out.stdout.split()]

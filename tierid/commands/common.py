@@ -13,6 +13,7 @@ import click
 
 from resolver.errors import TieridError
 from resolver.http_client import HandleHttpClient
+from tierid import federation
 from tierid.config import ConfigError
 
 T = TypeVar("T")
@@ -93,3 +94,26 @@ def wraps_async(fn: Callable[..., Awaitable[T]]) -> Callable[..., T]:
         return run(fn(*args, **kwargs))
 
     return wrapper
+
+
+class FederationFile(click.ParamType):
+    """A federation file, loaded; empty means the embedded demo federation."""
+
+    name = "file"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, federation.Federation):
+            return value
+        try:
+            return federation.load_file(Path(value) if value else None)
+        except (ConfigError, OSError) as err:
+            self.fail(str(err), param, ctx)
+
+
+federation_option = click.option(
+    "--federation",
+    "fed",
+    type=FederationFile(),
+    default="",
+    help="Federation file (default: the embedded demo federation, as config/federation.toml).",
+)

@@ -21,7 +21,7 @@ from tierid import config as config_mod
 from tierid import demo as demo_mod
 from tierid import federation
 from tierid.app import make_app, ssl_context
-from tierid.commands.common import run
+from tierid.commands.common import federation_option, run
 from tierid.keyfiles import read_or_create_secret
 
 console = Console(highlight=False)
@@ -67,20 +67,11 @@ def serve(config_path: Path) -> None:
 
 
 @click.command()
-@click.option(
-    "--federation",
-    "federation_path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Federation file (default: the embedded one, as config/federation.toml).",
-)
-def demo(federation_path: Path | None) -> None:
+@federation_option
+def demo(fed: federation.Federation) -> None:
     """Run the demo federation: a national node and its mirror, three provincial nodes
     (one with a mirror), enterprise nodes and a resolver on 127.0.0.1:8000, each its own
     process, seeded with linked sample products. Ctrl-C stops them all."""
-    try:
-        fed = federation.load_file(federation_path)
-    except config_mod.ConfigError as err:
-        raise click.ClickException(str(err)) from err
     asyncio.run(federation.prepare(fed))
     procs = federation.Processes(fed)
     stop = _stop_on_signals()

@@ -4,33 +4,23 @@ its upstream servers."""
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 from rich.console import Console
 from rich.table import Table
 
 from tierid import federation
-from tierid.config import ConfigError
+from tierid.commands.common import federation_option
 
 #: wide enough for the tables when the output is not a terminal (logs, pipes, tests)
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 
 
 @click.command()
-@click.option(
-    "--federation",
-    "federation_path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Federation file (default: the embedded demo federation).",
-)
-def status(federation_path: Path | None) -> None:
+@federation_option
+def status(fed: federation.Federation) -> None:
     """Show each node: role, prefixes, records, up or down, mirror lag, and the resolvers'
     measured latency to every server they use."""
-    try:
-        fed = federation.load_file(federation_path)
-    except ConfigError as err:
-        raise click.ClickException(str(err)) from err
     answers = federation.statuses(fed)
     nodes = Table(title="nodes")
     for column in ("node", "url", "state", "role", "prefixes", "records", "seq", "requests"):
