@@ -10,6 +10,7 @@ from setuptools import Extension, setup
 
 EXTENSIONS = {
     "resolver._handle": "ext/_handle.pyx",
+    "resolver._lru": "ext/_lru.pyx",
 }
 
 

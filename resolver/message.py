@@ -60,3 +60,5 @@ class Answer:
     rc: ResponseCode = ResponseCode.SUCCESS
     #: for a referral (RC 303): the prefix record whose site values are in ``values``
     referral: str | None = None
+    #: served from cache after its TTL because no upstream server answered (RFC 8767)
+    stale: bool = False

@@ -24,6 +24,7 @@ from resolver.errors import (
     WalkTimeout,
 )
 from resolver.handle import is_prefix_record, normalise, parent_prefix, parse, prefix_record
+from resolver.lru import SITES, LRUCache
 from resolver.message import Answer, Query
 from resolver.sites import endpoints_of, min_ttl
 from resolver.upstream import Upstream
@@ -40,12 +41,7 @@ class WalkSettings:
     walk_timeout_ms: int = 5000
     max_referrals: int = 8
     max_site_ttl: int = 3600
-
-
-@dataclass(slots=True)
-class _Sites:
-    endpoints: list[str]
-    expires: float
+    max_known_prefixes: int = 100_000
 
 
 class Walker:
@@ -60,8 +56,10 @@ class Walker:
         self.upstream = upstream
         self.settings = settings
         self.clock = clock
-        self.handle_sites: dict[str, _Sites] = {}
-        self.derived_sites: dict[str, _Sites] = {}
+        # prefix -> site answers, kept apart from records, bounded like every cache
+        bound = settings.max_known_prefixes
+        self.handle_sites = LRUCache(bound, bound * 1024)
+        self.derived_sites = LRUCache(bound, bound * 1024)
 
     async def resolve(self, query: Query) -> Answer:
         """Resolve through the tiers.
@@ -82,22 +80,17 @@ class Walker:
 
     # --- the maps ----------------------------------------------------------------------------
 
-    def _cached(self, table: dict[str, _Sites], prefix: str) -> list[str] | None:
-        entry = table.get(normalise(prefix))
-        if entry is None:
-            return None
-        if entry.expires <= self.clock():
-            del table[normalise(prefix)]
-            return None
-        return entry.endpoints
+    def _cached(self, table: LRUCache, prefix: str) -> list[str] | None:
+        entry = table.get(normalise(prefix), self.clock())
+        return None if entry is None else entry.value
 
-    def _remember(self, table: dict[str, _Sites], prefix: str, answer: Answer) -> list[str]:
+    def _remember(self, table: LRUCache, prefix: str, answer: Answer) -> list[str]:
         endpoints = endpoints_of(answer.values)
         if endpoints:
-            ttl = min(
-                min_ttl(answer.values, self.settings.max_site_ttl), self.settings.max_site_ttl
-            )
-            table[normalise(prefix)] = _Sites(endpoints, self.clock() + ttl)
+            cap = self.settings.max_site_ttl
+            expires = self.clock() + min(min_ttl(answer.values, cap), cap)
+            size = sum(len(e) for e in endpoints) + 64
+            table.put(normalise(prefix), SITES, endpoints, None, size, expires, expires)
         return endpoints
 
     def _start(self, prefix: str | None) -> list[str]:
@@ -111,7 +104,7 @@ class Walker:
 
     def cached_prefixes(self) -> dict[str, list[str]]:
         now = self.clock()
-        return {p: e.endpoints for p, e in self.handle_sites.items() if e.expires > now}
+        return {e.key: e.value for e in self.handle_sites.entries() if e.expires > now}
 
     # --- the walk ----------------------------------------------------------------------------
 

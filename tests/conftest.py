@@ -30,16 +30,22 @@ PUMPS_ADMIN = "300:0.NA/88.118.8"
 MOTORS_ADMIN = "300:0.NA/88.118.9"
 
 
-def _twins() -> list:
-    params = [pytest.param("resolver.handle_py", id="py")]
+def _twins(compiled: str, python: str) -> list:
+    params = [pytest.param(python, id="py")]
     if not _compat.NO_EXTENSIONS:
-        params.insert(0, pytest.param("resolver._handle", id="c"))
+        params.insert(0, pytest.param(compiled, id="c"))
     return params
 
 
-@pytest.fixture(params=_twins())
+@pytest.fixture(params=_twins("resolver._handle", "resolver.handle_py"))
 def handle_impl(request: pytest.FixtureRequest):
     """Each twin of the identifier parser: compiled (``c``) and pure Python (``py``)."""
+    return importlib.import_module(request.param)
+
+
+@pytest.fixture(params=_twins("resolver._lru", "resolver.lru_py"))
+def lru_impl(request: pytest.FixtureRequest):
+    """Each twin of the L1 cache: compiled (``c``) and pure Python (``py``)."""
     return importlib.import_module(request.param)
 
 

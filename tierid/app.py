@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
 
 from aiohttp import web
 
@@ -20,9 +21,11 @@ from registry.mirror import Mirror
 from registry.permissions import Authorizer
 from registry.replication import ReplicationRoutes
 from registry.storage.sqlite import SQLiteStore
+from resolver.caching import CachingResolver
 from resolver.errors import NotResponsible
 from resolver.faces.http import ResolutionRoutes
 from resolver.faces.http_common import AUTHENTICATE, INSECURE_AUTH, error_middleware
+from resolver.lru import hit_body
 from resolver.message import Answer, Identity, Query
 from resolver.upstream import Upstream
 from resolver.walker import Walker
@@ -68,6 +71,8 @@ def make_app(config: Config) -> web.Application:
     app.cleanup_ctx.append(storage)
     resolve: Callable[[Query], Awaitable[Answer]] = authority.resolve
     walker: Walker | None = None
+    cache: CachingResolver | None = None
+    fast_hit: Callable[[str], bytes | None] | None = None
     if config.resolver.enabled:
         upstream = Upstream(config.resolver.request_timeout_ms / 1000)
         walker = Walker(upstream, config.resolver)
@@ -80,13 +85,18 @@ def make_app(config: Config) -> web.Application:
                 await upstream.close()
 
         app.cleanup_ctx.append(client_session)
-        resolve = _router(authority, walker)
+        if config.cache.enabled:
+            cache = CachingResolver(walker.resolve, config.cache)
+            resolve = _router(authority, cache.resolve)
+            fast_hit = partial(_fast_hit, cache)
+        else:
+            resolve = _router(authority, walker.resolve)
 
     counters = Counters()
     roles = ["mirror" if mirror else "authority"] + (["resolver"] if walker else [])
     StatusRoutes(config.node.name, authority, walker, mirror, counters, roles).add_to(app)
     ReplicationRoutes(authority).add_to(app)
-    resolution = ResolutionRoutes(resolve)
+    resolution = ResolutionRoutes(resolve, fast_hit)
     resolution.add_to(app)
     AdminRoutes(authority).add_to(app)
     resolution.add_proxy_to(app)
@@ -95,19 +105,29 @@ def make_app(config: Config) -> web.Application:
     return app
 
 
-def _router(authority: Authority, walker: Walker) -> Callable[[Query], Awaitable[Answer]]:
-    """Local prefixes from the authority; everything else (or a referral) through the walk."""
+def _router(
+    authority: Authority, remote: Callable[[Query], Awaitable[Answer]]
+) -> Callable[[Query], Awaitable[Answer]]:
+    """Local prefixes from the authority; everything else (or a referral) through ``remote``
+    (the cache in front of the walk)."""
 
     async def resolve(query: Query) -> Answer:
         try:
             answer = await authority.resolve(query)
         except NotResponsible:
-            return await walker.resolve(query)
+            return await remote(query)
         if answer.referral is not None:
-            return await walker.resolve(query)
+            return await remote(query)
         return answer
 
     return resolve
+
+
+def _fast_hit(cache: CachingResolver, handle: str) -> bytes | None:
+    body = hit_body(cache.l1, handle, cache.clock())
+    if body is not None:
+        cache.stats.hits += 1
+    return body
 
 
 def _counting(counters: Counters) -> Callable[..., Awaitable[web.StreamResponse]]:

@@ -14,6 +14,7 @@ from typing import Any
 
 from registry.authority import RecordLimits
 from registry.mirror import MirrorSettings
+from resolver.caching import CacheSettings
 from resolver.walker import WalkSettings
 
 
@@ -54,6 +55,7 @@ class Config:
     limits: RecordLimits = field(default_factory=RecordLimits)
     resolver: WalkSettings = field(default_factory=WalkSettings)
     mirror: MirrorSettings = field(default_factory=MirrorSettings)
+    cache: CacheSettings = field(default_factory=CacheSettings)
     #: folder that relative paths are resolved against
     base_dir: Path = Path(".")
 
@@ -79,6 +81,7 @@ _SECTIONS = {
     "limits": RecordLimits,
     "resolver": WalkSettings,
     "mirror": MirrorSettings,
+    "cache": CacheSettings,
 }
 
 

@@ -1,0 +1,201 @@
+"""The resolver's cache stage: answers from L1 when fresh, fetches once per key when not,
+and serves a stale answer (marked) when every upstream server fails.
+
+Policy (RFC 8767 style, like CoreDNS's cache with serve_stale):
+- positive answers live for the smallest TTL of their values, capped by ``max_ttl``;
+  "not found" answers for ``negative_ttl``; errors are never cached;
+- after expiry an entry is kept ``stale_ttl`` more seconds, and served (marked stale) only
+  when the refresh fails for lack of an answering server;
+- concurrent misses for one key share one upstream query (single flight);
+- a hot entry (used twice or more) in the last tenth of its life is refreshed once in the
+  background before it expires (prefetch);
+- authoritative queries and queries for restricted values bypass the cache.
+Only public values reach this stage, so nothing restricted is ever cached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from resolver.codes import ResponseCode
+from resolver.errors import HandleNotFound, UpstreamUnavailable, WalkTimeout
+from resolver.faces.http_common import dumps
+from resolver.handle import normalise, parse
+from resolver.json_values import value_to_json
+from resolver.lru import NEGATIVE, POSITIVE, Entry, LRUCache
+from resolver.message import Answer, Query
+from resolver.values import TTL_ABSOLUTE, TTL_RELATIVE, HandleValue, select
+
+log = logging.getLogger("tierid.cache")
+
+Resolve = Callable[[Query], Awaitable[Answer]]
+
+
+@dataclass(frozen=True, slots=True)
+class CacheSettings:
+    """Config section ``[cache]``."""
+
+    enabled: bool = True
+    max_entries: int = 200_000
+    max_bytes: int = 256 * 1024 * 1024
+    max_ttl: int = 86400
+    negative_ttl: int = 30
+    stale_ttl: int = 3600
+    stale_answer_ttl: int = 30
+
+
+@dataclass
+class CacheStats:
+    hits: int = 0
+    negative_hits: int = 0
+    misses: int = 0
+    stale_answers: int = 0
+    bypassed: int = 0
+    upstream_queries: int = 0
+    shared_misses: int = 0
+    prefetches: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class CachedRecord:
+    values: tuple[HandleValue, ...]
+    ttl: float
+
+
+def _ttl(values: tuple[HandleValue, ...], now: float, cap: int) -> float:
+    ttls = [(v.ttl - now) if v.ttl_type == TTL_ABSOLUTE else v.ttl for v in values]
+    return max(0.0, min([cap, *ttls]))
+
+
+class CachingResolver:
+    """A cache stage in front of ``upstream`` (the walk)."""
+
+    def __init__(
+        self,
+        upstream: Resolve,
+        settings: CacheSettings,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if settings.stale_ttl <= 0:
+            raise ValueError("stale_ttl must be positive: stale answers are always bounded")
+        self.upstream = upstream
+        self.settings = settings
+        self.clock = clock
+        self.l1 = LRUCache(settings.max_entries, settings.max_bytes)
+        self.stats = CacheStats()
+        self._inflight: dict[str, asyncio.Future[tuple[int, Any]]] = {}
+        self._background: set[asyncio.Task[tuple[int, Any]]] = set()
+
+    async def resolve(self, query: Query) -> Answer:
+        """:raises HandleNotFound, UpstreamUnavailable, WalkTimeout, TieridError:"""
+        if query.authoritative or not query.public_only:
+            self.stats.bypassed += 1
+            return await self.upstream(query)
+        parse(query.handle)
+        key = normalise(query.handle)
+        now = self.clock()
+        entry = self.l1.get(key, now)
+        if entry is not None and entry.expires > now:
+            self._maybe_prefetch(key, query.handle, entry, now)
+            return self._answer(query, entry.kind, entry.value, stale=False)
+        self.stats.misses += 1
+        try:
+            kind, value = await self._fetch(key, query.handle)
+        except (UpstreamUnavailable, WalkTimeout):
+            stale = self.l1.get(key, self.clock())
+            if stale is None:
+                raise
+            self.stats.stale_answers += 1
+            return self._answer(query, stale.kind, stale.value, stale=True)
+        return self._answer(query, kind, value, stale=False)
+
+    def _answer(self, query: Query, kind: int, value: Any, *, stale: bool) -> Answer:
+        if kind == NEGATIVE:
+            if not stale:
+                self.stats.negative_hits += 1
+            raise HandleNotFound(value, handle=query.handle)
+        if not stale:
+            self.stats.hits += 1
+        record: CachedRecord = value
+        values = select(record.values, query.types, query.indexes)
+        if stale:
+            shown = self.settings.stale_answer_ttl
+            values = [replace(v, ttl=shown, ttl_type=TTL_RELATIVE) for v in values]
+        rc = ResponseCode.VALUES_NOT_FOUND if record.values and not values else ResponseCode.SUCCESS
+        return Answer(query.handle, values, rc, stale=stale)
+
+    # --- filling -------------------------------------------------------------------------
+
+    async def _fetch(self, key: str, handle: str) -> tuple[int, Any]:
+        """One upstream query per key at a time; the others wait for its result."""
+        pending = self._inflight.get(key)
+        if pending is not None:
+            self.stats.shared_misses += 1
+            return await asyncio.shield(pending)
+        task = asyncio.get_running_loop().create_task(self._refresh(key, handle))
+        self._inflight[key] = task
+        task.add_done_callback(lambda _: self._inflight.pop(key, None))
+        return await asyncio.shield(task)
+
+    async def _refresh(self, key: str, handle: str) -> tuple[int, Any]:
+        """Ask upstream and store the answer; :returns: its kind and cached value."""
+        self.stats.upstream_queries += 1
+        now = self.clock()
+        try:
+            answer = await self.upstream(Query(handle))
+        except HandleNotFound as err:
+            ttl = self.settings.negative_ttl
+            self.l1.put(key, NEGATIVE, err.message, None, 200, now + ttl, now + ttl)
+            return NEGATIVE, err.message
+        values = tuple(answer.values)
+        ttl = _ttl(values, now, self.settings.max_ttl)
+        tail = b',"values":' + dumps([value_to_json(v) for v in values]) + b"}"
+        size = 200 + len(tail) + sum(len(v.data) + len(v.type) + 64 for v in values)
+        record = CachedRecord(values, ttl)
+        stale_until = now + ttl + self.settings.stale_ttl
+        self.l1.put(key, POSITIVE, record, tail, size, now + ttl, stale_until)
+        return POSITIVE, record
+
+    def _maybe_prefetch(self, key: str, handle: str, entry: Entry, now: float) -> None:
+        if entry.kind != POSITIVE or entry.hits < 2 or key in self._inflight:
+            return
+        if entry.expires - now > entry.value.ttl / 10:
+            return
+        self.stats.prefetches += 1
+        task = asyncio.get_running_loop().create_task(self._refresh(key, handle))
+        self._inflight[key] = task
+        self._background.add(task)
+
+        def done(t: asyncio.Task[tuple[int, Any]]) -> None:
+            self._inflight.pop(key, None)
+            self._background.discard(t)
+            if not t.cancelled() and t.exception() is not None:
+                log.info("prefetch of %s failed: %s", handle, t.exception())
+
+        task.add_done_callback(done)
+
+    # --- administration ------------------------------------------------------------------
+
+    def flush(
+        self, *, handle: str | None = None, prefix: str | None = None, negative_only: bool = False
+    ) -> int:
+        """Drop entries: one handle, a prefix subtree, only negative ones, or everything."""
+        if handle is not None:
+            return 1 if self.l1.pop(normalise(handle)) is not None else 0
+        wanted = normalise(prefix) if prefix else None
+        dropped = 0
+        for entry in self.l1.entries():
+            if negative_only and entry.kind != NEGATIVE:
+                continue
+            if wanted is not None:
+                entry_prefix = entry.key.split("/", 1)[0]
+                if entry_prefix != wanted and not entry_prefix.startswith(wanted + "."):
+                    continue
+            self.l1.pop(entry.key)
+            dropped += 1
+        return dropped
