@@ -23,6 +23,7 @@ from registry.replication import ReplicationRoutes
 from registry.storage.sqlite import SQLiteStore
 from resolver.caching import CachingResolver
 from resolver.errors import NotResponsible
+from resolver.faces.cache_admin import CacheAdminRoutes
 from resolver.faces.http import ResolutionRoutes
 from resolver.faces.http_common import AUTHENTICATE, INSECURE_AUTH, error_middleware
 from resolver.lru import hit_body
@@ -30,6 +31,7 @@ from resolver.message import Answer, Identity, Query
 from resolver.upstream import Upstream
 from resolver.walker import Walker
 from tierid.config import Config
+from tierid.metrics import Metrics
 from tierid.status import Counters, StatusRoutes
 
 AUTHORITY = web.AppKey("authority", Authority)
@@ -94,12 +96,17 @@ def make_app(config: Config) -> web.Application:
 
     counters = Counters()
     roles = ["mirror" if mirror else "authority"] + (["resolver"] if walker else [])
-    StatusRoutes(config.node.name, authority, walker, mirror, counters, roles).add_to(app)
+    StatusRoutes(config.node.name, authority, walker, mirror, cache, counters, roles).add_to(app)
     ReplicationRoutes(authority).add_to(app)
     resolution = ResolutionRoutes(resolve, fast_hit)
     resolution.add_to(app)
     AdminRoutes(authority).add_to(app)
     resolution.add_proxy_to(app)
+    Metrics(counters, authority, walker, cache).add_to(app)
+    if cache is not None:
+        token_file = config.node.operator_token_file
+        token = config.path(token_file).read_bytes().strip() if token_file else None
+        CacheAdminRoutes(cache, token).add_to(app)
     app.middlewares.append(_counting(counters))
     app.on_response_prepare.append(_cors)
     return app

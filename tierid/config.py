@@ -29,6 +29,7 @@ class NodeSettings:
     prefixes: tuple[str, ...] = ()
     server_admins: tuple[str, ...] = ()
     changelog_keep: int = 0
+    operator_token_file: str = ""
 
 
 @dataclass(frozen=True)

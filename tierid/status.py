@@ -5,12 +5,13 @@ resolver the upstream servers with their measured latency and health."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from aiohttp import web
 
 from registry.authority import Authority
 from registry.mirror import Mirror
+from resolver.caching import CachingResolver
 from resolver.faces.http_common import json_response
 from resolver.walker import Walker
 
@@ -28,10 +29,12 @@ class StatusRoutes:
         authority: Authority,
         walker: Walker | None,
         mirror: Mirror | None,
+        cache: CachingResolver | None,
         counters: Counters,
         roles: list[str],
     ) -> None:
         self.mirror = mirror
+        self.cache = cache
         self.name = name
         self.authority = authority
         self.walker = walker
@@ -58,6 +61,12 @@ class StatusRoutes:
         }
         if self.mirror is not None:
             body["mirror"] = self.mirror.status()
+        if self.cache is not None:
+            body["cache"] = {
+                **asdict(self.cache.stats),
+                "entries": len(self.cache.l1),
+                "bytes": self.cache.l1.bytes,
+            }
         if self.walker is not None:
             stats = self.walker.upstream.stats
             now = self.walker.clock()

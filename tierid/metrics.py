@@ -1,0 +1,136 @@
+"""``GET /metrics``: the node's counters in Prometheus text format (version 0.0.4)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from aiohttp import web
+
+from registry.authority import Authority
+from resolver.caching import CachingResolver
+from resolver.walker import Walker
+from tierid.status import Counters
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+class Metrics:
+    def __init__(
+        self,
+        counters: Counters,
+        authority: Authority,
+        walker: Walker | None,
+        cache: CachingResolver | None,
+    ) -> None:
+        self.counters = counters
+        self.authority = authority
+        self.walker = walker
+        self.cache = cache
+
+    def add_to(self, app: web.Application) -> None:
+        app.router.add_route("GET", "/metrics", self.metrics)
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        lines: list[str] = []
+
+        def metric(name: str, kind: str, help_: str, samples: Iterable[tuple[str, float]]) -> None:
+            lines.append(f"# HELP {name} {help_}")
+            lines.append(f"# TYPE {name} {kind}")
+            lines.extend(f"{name}{labels} {value:g}" for labels, value in samples)
+
+        metric(
+            "tierid_http_requests_total",
+            "counter",
+            "HTTP requests served.",
+            [("", self.counters.requests)],
+        )
+        seq, records = await self.authority.store.read(
+            lambda txn: (txn.seq_range()[1], txn.count_records())
+        )
+        metric("tierid_records", "gauge", "Records stored on this node.", [("", records)])
+        metric("tierid_changelog_seq", "gauge", "Last change-log sequence number.", [("", seq)])
+        if self.cache is not None:
+            s = self.cache.stats
+            metric(
+                "tierid_cache_hits_total",
+                "counter",
+                "Answers served from cache.",
+                [
+                    ('{level="l1",kind="record"}', s.hits),
+                    ('{level="l1",kind="notfound"}', s.negative_hits),
+                ],
+            )
+            metric(
+                "tierid_cache_misses_total",
+                "counter",
+                "Lookups not answered from cache.",
+                [('{level="l1"}', s.misses)],
+            )
+            metric(
+                "tierid_cache_stale_answers_total",
+                "counter",
+                "Expired answers served because no upstream server answered.",
+                [("", s.stale_answers)],
+            )
+            metric(
+                "tierid_cache_shared_misses_total",
+                "counter",
+                "Misses that waited for another request's upstream query.",
+                [("", s.shared_misses)],
+            )
+            metric(
+                "tierid_cache_prefetches_total",
+                "counter",
+                "Background refreshes of hot entries.",
+                [("", s.prefetches)],
+            )
+            metric(
+                "tierid_cache_bypassed_total",
+                "counter",
+                "Authoritative or authenticated lookups that skipped the cache.",
+                [("", s.bypassed)],
+            )
+            metric(
+                "tierid_cache_entries",
+                "gauge",
+                "Entries in the L1 cache.",
+                [('{level="l1"}', len(self.cache.l1))],
+            )
+            metric(
+                "tierid_cache_bytes",
+                "gauge",
+                "Estimated bytes in the L1 cache.",
+                [('{level="l1"}', self.cache.l1.bytes)],
+            )
+        if self.walker is not None:
+            servers = list(self.walker.upstream.stats.endpoints.values())
+            metric(
+                "tierid_upstream_queries_total",
+                "counter",
+                "Queries sent to other nodes.",
+                [(f'{{server="{_escape(e.url)}"}}', e.queries) for e in servers],
+            )
+            metric(
+                "tierid_upstream_failures_total",
+                "counter",
+                "Consecutive failures of each upstream server.",
+                [(f'{{server="{_escape(e.url)}"}}', e.failures) for e in servers],
+            )
+            metric(
+                "tierid_upstream_latency_ms",
+                "gauge",
+                "Smoothed response time of each upstream server.",
+                [
+                    (f'{{server="{_escape(e.url)}"}}', e.latency_ms)
+                    for e in servers
+                    if e.latency_ms is not None
+                ],
+            )
+        return web.Response(
+            text="\n".join(lines) + "\n",
+            content_type="text/plain",
+            charset="utf-8",
+            headers={"X-Content-Type-Options": "nosniff"},
+        )
