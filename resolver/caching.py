@@ -16,9 +16,10 @@ Only public values reach this stage, so nothing restricted is ever cached.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -26,7 +27,7 @@ from resolver.codes import ResponseCode
 from resolver.errors import HandleNotFound, UpstreamUnavailable, WalkTimeout
 from resolver.faces.http_common import dumps
 from resolver.handle import normalise, parse
-from resolver.json_values import value_to_json
+from resolver.json_values import value_from_json, value_to_json
 from resolver.lru import NEGATIVE, POSITIVE, Entry, LRUCache
 from resolver.message import Answer, Query
 from resolver.values import TTL_ABSOLUTE, TTL_RELATIVE, HandleValue, select
@@ -61,13 +62,17 @@ class CacheStats:
     prefetches: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class CachedRecord:
-    values: tuple[HandleValue, ...]
-    ttl: float
+#: what the cache keeps per key: kind, TTL (positive) or message (negative), JSON tail
+Cached = tuple[int, Any, bytes | None]
 
 
-def _ttl(values: tuple[HandleValue, ...], now: float, cap: int) -> float:
+def values_of(tail: bytes | None) -> list[HandleValue]:
+    """The values of a stored JSON tail."""
+    raw = json.loads(b'{"v":0' + tail)["values"] if tail else []
+    return [value_from_json(v, max_data_bytes=1 << 20, keep_timestamp=True) for v in raw]
+
+
+def _ttl(values: Sequence[HandleValue], now: float, cap: int) -> float:
     ttls = [(v.ttl - now) if v.ttl_type == TTL_ABSOLUTE else v.ttl for v in values]
     return max(0.0, min([cap, *ttls]))
 
@@ -88,8 +93,8 @@ class CachingResolver:
         self.clock = clock
         self.l1 = LRUCache(settings.max_entries, settings.max_bytes)
         self.stats = CacheStats()
-        self._inflight: dict[str, asyncio.Future[tuple[int, Any]]] = {}
-        self._background: set[asyncio.Task[tuple[int, Any]]] = set()
+        self._inflight: dict[str, asyncio.Future[Cached]] = {}
+        self._background: set[asyncio.Task[Cached]] = set()
 
     async def resolve(self, query: Query) -> Answer:
         """:raises HandleNotFound, UpstreamUnavailable, WalkTimeout, TieridError:"""
@@ -102,36 +107,37 @@ class CachingResolver:
         entry = self.l1.get(key, now)
         if entry is not None and entry.expires > now:
             self._maybe_prefetch(key, query.handle, entry, now)
-            return self._answer(query, entry.kind, entry.value, stale=False)
+            return self._answer(query, (entry.kind, entry.value, entry.body_tail), stale=False)
         self.stats.misses += 1
         try:
-            kind, value = await self._fetch(key, query.handle)
+            cached = await self._fetch(key, query.handle)
         except (UpstreamUnavailable, WalkTimeout):
             stale = self.l1.get(key, self.clock())
             if stale is None:
                 raise
             self.stats.stale_answers += 1
-            return self._answer(query, stale.kind, stale.value, stale=True)
-        return self._answer(query, kind, value, stale=False)
+            return self._answer(query, (stale.kind, stale.value, stale.body_tail), stale=True)
+        return self._answer(query, cached, stale=False)
 
-    def _answer(self, query: Query, kind: int, value: Any, *, stale: bool) -> Answer:
+    def _answer(self, query: Query, cached: Cached, *, stale: bool) -> Answer:
+        kind, value, tail = cached
         if kind == NEGATIVE:
             if not stale:
                 self.stats.negative_hits += 1
             raise HandleNotFound(value, handle=query.handle)
         if not stale:
             self.stats.hits += 1
-        record: CachedRecord = value
-        values = select(record.values, query.types, query.indexes)
+        stored = values_of(tail)
+        values = select(stored, query.types, query.indexes)
         if stale:
             shown = self.settings.stale_answer_ttl
             values = [replace(v, ttl=shown, ttl_type=TTL_RELATIVE) for v in values]
-        rc = ResponseCode.VALUES_NOT_FOUND if record.values and not values else ResponseCode.SUCCESS
+        rc = ResponseCode.VALUES_NOT_FOUND if stored and not values else ResponseCode.SUCCESS
         return Answer(query.handle, values, rc, stale=stale)
 
     # --- filling -------------------------------------------------------------------------
 
-    async def _fetch(self, key: str, handle: str) -> tuple[int, Any]:
+    async def _fetch(self, key: str, handle: str) -> Cached:
         """One upstream query per key at a time; the others wait for its result."""
         pending = self._inflight.get(key)
         if pending is not None:
@@ -142,8 +148,8 @@ class CachingResolver:
         task.add_done_callback(lambda _: self._inflight.pop(key, None))
         return await asyncio.shield(task)
 
-    async def _refresh(self, key: str, handle: str) -> tuple[int, Any]:
-        """Ask upstream and store the answer; :returns: its kind and cached value."""
+    async def _refresh(self, key: str, handle: str) -> Cached:
+        """Ask upstream and store the answer; :returns: what was stored."""
         self.stats.upstream_queries += 1
         now = self.clock()
         try:
@@ -151,27 +157,29 @@ class CachingResolver:
         except HandleNotFound as err:
             ttl = self.settings.negative_ttl
             self.l1.put(key, NEGATIVE, err.message, None, 200, now + ttl, now + ttl)
-            return NEGATIVE, err.message
-        values = tuple(answer.values)
+            return NEGATIVE, err.message, None
+        return self.store(key, answer.values, now)
+
+    def store(self, key: str, values: Sequence[HandleValue], now: float) -> Cached:
+        """Keep a positive answer: only its JSON (``,"values":[...]}``) and TTL are stored,
+        which is what a hit sends; filtered and stale hits decode it again."""
         ttl = _ttl(values, now, self.settings.max_ttl)
         tail = b',"values":' + dumps([value_to_json(v) for v in values]) + b"}"
-        size = 200 + len(tail) + sum(len(v.data) + len(v.type) + 64 for v in values)
-        record = CachedRecord(values, ttl)
         stale_until = now + ttl + self.settings.stale_ttl
-        self.l1.put(key, POSITIVE, record, tail, size, now + ttl, stale_until)
-        return POSITIVE, record
+        self.l1.put(key, POSITIVE, ttl, tail, len(tail) + len(key) + 200, now + ttl, stale_until)
+        return POSITIVE, ttl, tail
 
     def _maybe_prefetch(self, key: str, handle: str, entry: Entry, now: float) -> None:
         if entry.kind != POSITIVE or entry.hits < 2 or key in self._inflight:
             return
-        if entry.expires - now > entry.value.ttl / 10:
+        if entry.expires - now > entry.value / 10:
             return
         self.stats.prefetches += 1
         task = asyncio.get_running_loop().create_task(self._refresh(key, handle))
         self._inflight[key] = task
         self._background.add(task)
 
-        def done(t: asyncio.Task[tuple[int, Any]]) -> None:
+        def done(t: asyncio.Task[Cached]) -> None:
             self._inflight.pop(key, None)
             self._background.discard(t)
             if not t.cancelled() and t.exception() is not None:
