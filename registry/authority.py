@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from registry.auth import verify_secret
@@ -76,13 +76,21 @@ class Authority:
         limits: RecordLimits = RecordLimits(),
         clock: Callable[[], float] = time.time,
         read_only: str | None = None,
+        notify: Callable[[list[str]], Awaitable[None]] | None = None,
     ) -> None:
-        """``read_only`` (a mirror) is the reason every write is refused with RC 7."""
+        """``read_only`` (a mirror) is the reason every write is refused with RC 7;
+        ``notify`` is told the keys of every committed change (cache invalidation)."""
+        self.notify = notify
         self.store = store
         self.authorizer = authorizer
         self.limits = limits
         self.clock = clock
         self.read_only = read_only
+
+    async def _committed(self, result: WriteResult) -> WriteResult:
+        if self.notify is not None:
+            await self.notify([normalise(result.handle)])
+        return result
 
     def _writable(self) -> None:
         if self.read_only:
@@ -255,7 +263,7 @@ class Authority:
             txn.put(key, record, normalise(prefix), created=existing is None)
             return WriteResult(target, existing is None)
 
-        return await self.store.write(run, actor=_actor(identity))
+        return await self._committed(await self.store.write(run, actor=_actor(identity)))
 
     def _require_diff(
         self,
@@ -317,7 +325,7 @@ class Authority:
             txn.put(key, record, normalise(prefix), created=False)
             return WriteResult(existing.handle, fresh)
 
-        return await self.store.write(run, actor=_actor(identity))
+        return await self._committed(await self.store.write(run, actor=_actor(identity)))
 
     async def put_values(
         self,
@@ -378,7 +386,7 @@ class Authority:
             txn.delete(key, existing.handle)
             return WriteResult(existing.handle, False)
 
-        return await self.store.write(run, actor=_actor(identity))
+        return await self._committed(await self.store.write(run, actor=_actor(identity)))
 
     async def home_configured(self, prefixes: Sequence[str]) -> None:
         """Home the prefixes a node's configuration lists (Handle.Net's auto-homed prefixes)."""

@@ -30,6 +30,7 @@ from resolver.handle import normalise, parse
 from resolver.json_values import value_from_json, value_to_json
 from resolver.lru import NEGATIVE, POSITIVE, Entry, LRUCache
 from resolver.message import Answer, Query
+from resolver.redis_cache import RedisCache
 from resolver.values import TTL_ABSOLUTE, TTL_RELATIVE, HandleValue, select
 
 log = logging.getLogger("tierid.cache")
@@ -48,11 +49,16 @@ class CacheSettings:
     negative_ttl: int = 30
     stale_ttl: int = 3600
     stale_answer_ttl: int = 30
+    redis_url: str = ""
+    redis_namespace: str = "tierid"
+    redis_timeout_ms: int = 50
+    redis_retry_s: int = 2
 
 
 @dataclass
 class CacheStats:
     hits: int = 0
+    l2_hits: int = 0
     negative_hits: int = 0
     misses: int = 0
     stale_answers: int = 0
@@ -85,6 +91,7 @@ class CachingResolver:
         upstream: Resolve,
         settings: CacheSettings,
         clock: Callable[[], float] = time.time,
+        l2: RedisCache | None = None,
     ) -> None:
         if settings.stale_ttl <= 0:
             raise ValueError("stale_ttl must be positive: stale answers are always bounded")
@@ -92,6 +99,7 @@ class CachingResolver:
         self.settings = settings
         self.clock = clock
         self.l1 = LRUCache(settings.max_entries, settings.max_bytes)
+        self.l2 = l2
         self.stats = CacheStats()
         self._inflight: dict[str, asyncio.Future[Cached]] = {}
         self._background: set[asyncio.Task[Cached]] = set()
@@ -109,6 +117,15 @@ class CachingResolver:
             self._maybe_prefetch(key, query.handle, entry, now)
             return self._answer(query, (entry.kind, entry.value, entry.body_tail), stale=False)
         self.stats.misses += 1
+        shared = await self.l2.get(key) if self.l2 is not None else None
+        if shared is not None:
+            kind, expires, stale_until, value, tail = shared
+            self.l1.put(
+                key, kind, value, tail, len(tail or b"") + len(key) + 200, expires, stale_until
+            )
+            if expires > now:
+                self.stats.l2_hits += 1
+                return self._answer(query, (kind, value, tail), stale=False)
         try:
             cached = await self._fetch(key, query.handle)
         except (UpstreamUnavailable, WalkTimeout):
@@ -157,6 +174,8 @@ class CachingResolver:
         except HandleNotFound as err:
             ttl = self.settings.negative_ttl
             self.l1.put(key, NEGATIVE, err.message, None, 200, now + ttl, now + ttl)
+            if self.l2 is not None:
+                self.l2.put(key, (NEGATIVE, now + ttl, now + ttl, err.message, None))
             return NEGATIVE, err.message, None
         return self.store(key, answer.values, now)
 
@@ -167,6 +186,8 @@ class CachingResolver:
         tail = b',"values":' + dumps([value_to_json(v) for v in values]) + b"}"
         stale_until = now + ttl + self.settings.stale_ttl
         self.l1.put(key, POSITIVE, ttl, tail, len(tail) + len(key) + 200, now + ttl, stale_until)
+        if self.l2 is not None:
+            self.l2.put(key, (POSITIVE, now + ttl, stale_until, ttl, tail))
         return POSITIVE, ttl, tail
 
     def _maybe_prefetch(self, key: str, handle: str, entry: Entry, now: float) -> None:
@@ -189,11 +210,13 @@ class CachingResolver:
 
     # --- administration ------------------------------------------------------------------
 
-    def flush(
+    async def flush(
         self, *, handle: str | None = None, prefix: str | None = None, negative_only: bool = False
     ) -> int:
         """Drop entries: one handle, a prefix subtree, only negative ones, or everything."""
         if handle is not None:
+            if self.l2 is not None:  # shared: drop it there and in every other resolver
+                await self.l2.invalidate([normalise(handle)])
             return 1 if self.l1.pop(normalise(handle)) is not None else 0
         wanted = normalise(prefix) if prefix else None
         dropped = 0

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from functools import partial
 
 from aiohttp import web
@@ -28,6 +29,7 @@ from resolver.faces.http import ResolutionRoutes
 from resolver.faces.http_common import AUTHENTICATE, INSECURE_AUTH, error_middleware
 from resolver.lru import hit_body
 from resolver.message import Answer, Identity, Query
+from resolver.redis_cache import RedisCache
 from resolver.upstream import Upstream
 from resolver.walker import Walker
 from tierid.config import Config
@@ -37,79 +39,125 @@ from tierid.status import Counters, StatusRoutes
 AUTHORITY = web.AppKey("authority", Authority)
 
 
+def _managed(
+    app: web.Application, open_: Callable[[], Awaitable[None]], close: Callable[[], Awaitable[None]]
+) -> None:
+    """Open a resource when the app starts and close it when it stops (cleanup context)."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        await open_()
+        try:
+            yield
+        finally:
+            await close()
+
+    app.cleanup_ctx.append(ctx)
+
+
+def _background(app: web.Application, make: Callable[[], Awaitable[None]], name: str) -> None:
+    """Run a long-lived task while the app runs; cancel it when the app stops."""
+
+    async def start() -> None:
+        app[_TASKS].append(asyncio.create_task(make(), name=name))
+
+    async def stop() -> None:
+        for task in app[_TASKS]:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        app[_TASKS].clear()
+
+    _managed(app, start, stop)
+
+
+_TASKS = web.AppKey("background_tasks", list)
+
+
+@dataclass
+class _Resolution:
+    resolve: Callable[[Query], Awaitable[Answer]]
+    walker: Walker | None = None
+    cache: CachingResolver | None = None
+    fast_hit: Callable[[str], bytes | None] | None = None
+
+
+def _resolution(
+    app: web.Application, config: Config, authority: Authority, shared: RedisCache | None
+) -> _Resolution:
+    """The lookup pipeline: authority alone, or authority -> cache (L1, L2) -> walk."""
+    if not config.resolver.enabled:
+        return _Resolution(authority.resolve)
+    upstream = Upstream(config.resolver.request_timeout_ms / 1000)
+    walker = Walker(upstream, config.resolver)
+    _managed(app, upstream.open, upstream.close)
+    if not config.cache.enabled:
+        return _Resolution(_router(authority, walker.resolve), walker)
+    cache = CachingResolver(walker.resolve, config.cache, l2=shared)
+    if shared is not None:
+        _background(app, lambda: shared.follow(cache.l1.pop, cache.l1.clear), "invalidations")
+    return _Resolution(_router(authority, cache.resolve), walker, cache, partial(_fast_hit, cache))
+
+
 def make_app(config: Config) -> web.Application:
     app = web.Application(
         middlewares=[error_middleware], client_max_size=config.http.max_body_bytes
     )
+    app[_TASKS] = []
     store = SQLiteStore(config.storage_path, changelog_keep=config.node.changelog_keep)
+    _managed(app, store.open, store.close)
+    shared = None
+    if config.cache.redis_url:
+        shared = RedisCache(
+            config.cache.redis_url,
+            config.cache.redis_namespace,
+            config.cache.redis_timeout_ms / 1000,
+            config.cache.redis_retry_s,
+        )
+        _managed(app, shared.open, shared.close)
     authorizer = Authorizer(Identity.from_text(a) for a in config.node.server_admins)
     mirror_of = config.mirror.primary
     read_only = f"this node is a mirror of {mirror_of}; send writes there" if mirror_of else None
-    authority = Authority(store, authorizer, config.limits, read_only=read_only)
+    authority = Authority(
+        store,
+        authorizer,
+        config.limits,
+        read_only=read_only,
+        notify=shared.invalidate if shared is not None else None,
+    )
     mirror = None
     if mirror_of:
         secret = config.path(config.mirror.secret_file).read_bytes().strip()
         mirror = Mirror(store, config.mirror, secret)
+        _background(app, mirror.run, "mirror")
+    else:
+        _managed(app, partial(authority.home_configured, config.node.prefixes), _nothing)
     app[AUTHORITY] = authority
     app[AUTHENTICATE] = authority.authenticate
     app[INSECURE_AUTH] = config.http.allow_insecure_auth
 
-    async def storage(app: web.Application) -> AsyncIterator[None]:
-        await store.open()
-        following = None
-        try:
-            if mirror is None:
-                await authority.home_configured(config.node.prefixes)
-            else:
-                following = asyncio.create_task(mirror.run(), name="mirror")
-            yield
-        finally:
-            if following is not None:
-                following.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await following
-            await store.close()
-
-    app.cleanup_ctx.append(storage)
-    resolve: Callable[[Query], Awaitable[Answer]] = authority.resolve
-    walker: Walker | None = None
-    cache: CachingResolver | None = None
-    fast_hit: Callable[[str], bytes | None] | None = None
-    if config.resolver.enabled:
-        upstream = Upstream(config.resolver.request_timeout_ms / 1000)
-        walker = Walker(upstream, config.resolver)
-
-        async def client_session(app: web.Application) -> AsyncIterator[None]:
-            await upstream.open()
-            try:
-                yield
-            finally:
-                await upstream.close()
-
-        app.cleanup_ctx.append(client_session)
-        if config.cache.enabled:
-            cache = CachingResolver(walker.resolve, config.cache)
-            resolve = _router(authority, cache.resolve)
-            fast_hit = partial(_fast_hit, cache)
-        else:
-            resolve = _router(authority, walker.resolve)
-
+    lookups = _resolution(app, config, authority, shared)
     counters = Counters()
-    roles = ["mirror" if mirror else "authority"] + (["resolver"] if walker else [])
-    StatusRoutes(config.node.name, authority, walker, mirror, cache, counters, roles).add_to(app)
+    roles = ["mirror" if mirror else "authority"] + (["resolver"] if lookups.walker else [])
+    StatusRoutes(
+        config.node.name, authority, lookups.walker, mirror, lookups.cache, counters, roles
+    ).add_to(app)
     ReplicationRoutes(authority).add_to(app)
-    resolution = ResolutionRoutes(resolve, fast_hit)
-    resolution.add_to(app)
+    routes = ResolutionRoutes(lookups.resolve, lookups.fast_hit)
+    routes.add_to(app)
     AdminRoutes(authority).add_to(app)
-    resolution.add_proxy_to(app)
-    Metrics(counters, authority, walker, cache).add_to(app)
-    if cache is not None:
+    routes.add_proxy_to(app)
+    Metrics(counters, authority, lookups.walker, lookups.cache, shared).add_to(app)
+    if lookups.cache is not None:
         token_file = config.node.operator_token_file
         token = config.path(token_file).read_bytes().strip() if token_file else None
-        CacheAdminRoutes(cache, token).add_to(app)
+        CacheAdminRoutes(lookups.cache, token).add_to(app)
     app.middlewares.append(_counting(counters))
     app.on_response_prepare.append(_cors)
     return app
+
+
+async def _nothing() -> None:
+    return None
 
 
 def _router(

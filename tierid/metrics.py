@@ -8,6 +8,7 @@ from aiohttp import web
 
 from registry.authority import Authority
 from resolver.caching import CachingResolver
+from resolver.redis_cache import RedisCache
 from resolver.walker import Walker
 from tierid.status import Counters
 
@@ -23,7 +24,9 @@ class Metrics:
         authority: Authority,
         walker: Walker | None,
         cache: CachingResolver | None,
+        shared: RedisCache | None,
     ) -> None:
+        self.shared = shared
         self.counters = counters
         self.authority = authority
         self.walker = walker
@@ -69,6 +72,12 @@ class Metrics:
                 [('{level="l1"}', s.misses)],
             )
             metric(
+                "tierid_cache_l2_hits_total",
+                "counter",
+                "L1 misses answered from Redis.",
+                [('{level="l2"}', s.l2_hits)],
+            )
+            metric(
                 "tierid_cache_stale_answers_total",
                 "counter",
                 "Expired answers served because no upstream server answered.",
@@ -103,6 +112,29 @@ class Metrics:
                 "gauge",
                 "Estimated bytes in the L1 cache.",
                 [('{level="l1"}', self.cache.l1.bytes)],
+            )
+        if self.shared is not None:
+            r = self.shared.stats
+            metric(
+                "tierid_redis_errors_total",
+                "counter",
+                "Redis calls that failed or timed out (lookups went on without it).",
+                [("", r.errors)],
+            )
+            metric(
+                "tierid_redis_batches_total",
+                "counter",
+                "MGET round trips (one per tick).",
+                [("", r.batches)],
+            )
+            metric(
+                "tierid_redis_invalidations_total",
+                "counter",
+                "Invalidation messages applied.",
+                [("", r.invalidations)],
+            )
+            metric(
+                "tierid_redis_up", "gauge", "1 while Redis is in use.", [("", int(self.shared.up))]
             )
         if self.walker is not None:
             servers = list(self.walker.upstream.stats.endpoints.values())

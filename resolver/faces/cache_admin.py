@@ -65,5 +65,5 @@ class CacheAdminRoutes:
         negative_only = flag(request, "negative")
         if handle is None and prefix is None and not negative_only and not flag(request, "all"):
             raise ProtocolError("say what to flush: handle=, prefix=, negative=true or all=true")
-        flushed = self.cache.flush(handle=handle, prefix=prefix, negative_only=negative_only)
+        flushed = await self.cache.flush(handle=handle, prefix=prefix, negative_only=negative_only)
         return json_response({"responseCode": 1, "flushed": flushed})

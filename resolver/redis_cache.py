@@ -1,0 +1,193 @@
+"""The shared cache (L2) in Redis, and the invalidation channel.
+
+Every resolver process of a provincial node shares it. An entry is msgpack
+``[kind, expires, stale_until, ttl_or_message, json_tail]`` with *absolute* times, so every
+process agrees on freshness; the Redis key lives until ``stale_until``. Keys are
+``<namespace>:a:<normalised handle>``; invalidations go on ``<namespace>:invalidate``.
+
+Lookups of one event-loop tick are merged into one MGET (bounded batches; an idle lookup is
+sent at the end of the same tick, so nothing waits). Redis being slow, down or restarted
+never fails a lookup: a call that errors or exceeds ``timeout`` counts as a miss, the cache
+stops asking for ``retry_after`` seconds, then tries again by itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import msgpack
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+log = logging.getLogger("tierid.redis")
+
+MAX_BATCH = 256
+
+
+@dataclass
+class RedisStats:
+    hits: int = 0
+    misses: int = 0
+    errors: int = 0
+    batches: int = 0
+    invalidations: int = 0
+
+
+class RedisCache:
+    def __init__(
+        self,
+        url: str,
+        namespace: str,
+        timeout: float,
+        retry_after: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.url = url
+        self.namespace = namespace
+        self.timeout = timeout
+        self.retry_after = retry_after
+        self.clock = clock
+        self.stats = RedisStats()
+        self.channel = f"{namespace}:invalidate"
+        self._redis: aioredis.Redis | None = None
+        self._down_until = 0.0
+        self._pending: dict[str, list[asyncio.Future[Any]]] = {}
+        self._scheduled = False
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def key(self, handle_key: str) -> str:
+        return f"{self.namespace}:a:{handle_key}"
+
+    async def open(self) -> None:
+        self._redis = aioredis.from_url(
+            self.url, socket_timeout=self.timeout, socket_connect_timeout=self.timeout
+        )
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        if self._redis is not None:
+            await self._redis.aclose()
+
+    @property
+    def up(self) -> bool:
+        return self.clock() >= self._down_until
+
+    def _failed(self, exc: BaseException) -> None:
+        self.stats.errors += 1
+        if self.up:
+            log.warning("redis %s unavailable (%s); using L1 and upstream only", self.url, exc)
+        self._down_until = self.clock() + self.retry_after
+
+    # --- reads: merged per tick -----------------------------------------------------------
+
+    async def get(self, handle_key: str) -> tuple | None:
+        """The stored entry ``(kind, expires, stale_until, value, tail)`` or None."""
+        if self._redis is None or not self.up:
+            return None
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending.setdefault(handle_key, []).append(future)
+        if not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+        return await future
+
+    def _flush(self) -> None:
+        self._scheduled = False
+        pending, self._pending = self._pending, {}
+        keys = list(pending)
+        for start in range(0, len(keys), MAX_BATCH):
+            batch = {k: pending[k] for k in keys[start : start + MAX_BATCH]}
+            self._spawn(self._mget(batch))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _mget(self, batch: dict[str, list[asyncio.Future[Any]]]) -> None:
+        assert self._redis is not None
+        self.stats.batches += 1
+        try:
+            raw = await asyncio.wait_for(
+                self._redis.mget([self.key(k) for k in batch]), self.timeout
+            )
+        except (RedisError, OSError, TimeoutError) as exc:
+            self._failed(exc)
+            raw = [None] * len(batch)
+        for blob, futures in zip(raw, batch.values(), strict=True):
+            entry = None
+            if blob is not None:
+                try:
+                    entry = tuple(msgpack.unpackb(blob, raw=False))
+                except (ValueError, msgpack.UnpackException):
+                    entry = None
+            if entry is None:
+                self.stats.misses += 1
+            else:
+                self.stats.hits += 1
+            for f in futures:
+                if not f.done():
+                    f.set_result(entry)
+
+    # --- writes: fire and forget ----------------------------------------------------------
+
+    def put(self, handle_key: str, entry: tuple) -> None:
+        """Store ``(kind, expires, stale_until, value, tail)`` until ``stale_until``."""
+        if self._redis is None or not self.up:
+            return
+        life_ms = int((entry[2] - self.clock()) * 1000)
+        if life_ms <= 0:
+            return
+        self._spawn(self._set(self.key(handle_key), msgpack.packb(list(entry)), life_ms))
+
+    async def _set(self, key: str, blob: bytes, life_ms: int) -> None:
+        assert self._redis is not None
+        try:
+            await asyncio.wait_for(self._redis.set(key, blob, px=life_ms), self.timeout)
+        except (RedisError, OSError, TimeoutError) as exc:
+            self._failed(exc)
+
+    # --- invalidation ---------------------------------------------------------------------
+
+    async def invalidate(self, handle_keys: list[str]) -> None:
+        """Drop shared entries and tell every subscriber to drop its own (authority side)."""
+        if self._redis is None or not handle_keys:
+            return
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.delete(*[self.key(k) for k in handle_keys])
+                for k in handle_keys:
+                    pipe.publish(self.channel, k)
+                await asyncio.wait_for(pipe.execute(), self.timeout)
+        except (RedisError, OSError, TimeoutError) as exc:
+            self._failed(exc)
+
+    async def follow(self, drop: Callable[[str], None], reset: Callable[[], None]) -> None:
+        """Apply invalidations as they come (resolver side). After a lost subscription the
+        whole L1 is dropped (``reset``): messages may have been missed meanwhile."""
+        assert self._redis is not None
+        connected_once = False
+        while True:
+            pubsub = self._redis.pubsub()
+            try:
+                await pubsub.subscribe(self.channel)
+                if connected_once:
+                    reset()
+                connected_once = True
+                async for message in pubsub.listen():
+                    if message.get("type") == "message":
+                        self.stats.invalidations += 1
+                        drop(message["data"].decode("utf-8", "replace"))
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as exc:
+                self._failed(exc)
+            finally:
+                await pubsub.aclose()
+            await asyncio.sleep(self.retry_after)
