@@ -22,6 +22,9 @@ from typing import Any
 
 import msgpack
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 log = logging.getLogger("tierid.redis")
@@ -64,8 +67,14 @@ class RedisCache:
         return f"{self.namespace}:a:{handle_key}"
 
     async def open(self) -> None:
+        # one immediate retry: after a Redis restart the pooled connections are dead, and
+        # the first command on each would otherwise fail
         self._redis = aioredis.from_url(
-            self.url, socket_timeout=self.timeout, socket_connect_timeout=self.timeout
+            self.url,
+            socket_timeout=self.timeout,
+            socket_connect_timeout=self.timeout,
+            retry=Retry(NoBackoff(), 1),
+            retry_on_error=[RedisConnectionError],
         )
 
     async def close(self) -> None:

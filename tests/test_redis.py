@@ -1,0 +1,205 @@
+"""The shared L2 cache and invalidation, with real Redis servers the tests start on free
+ports: two resolvers share entries, an update reaches both before its TTL, a create clears
+a cached "not found", and a stopped or restarted Redis fails no lookup."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import redis
+import requests
+
+from tests.conftest import NodeProcess, free_port
+
+RECORD = [
+    {"index": 1, "type": "URL", "data": "https://pumps.example/v1"},
+    {"index": 2005, "type": "COST", "data": "secret-cost", "permissions": "1100"},
+]
+
+
+class RedisServer:
+    def __init__(self, root: Path) -> None:
+        self.port = free_port()
+        self.root = root
+        self.proc: subprocess.Popen | None = None
+        self.start()
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.root),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis(port=self.port)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                return
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+
+@dataclass
+class Shared:
+    redis: RedisServer
+    enterprise: NodeProcess
+    resolvers: list[NodeProcess]
+    province: NodeProcess
+
+    def put(self, handle: str, url: str) -> None:
+        values = [{**RECORD[0], "data": url}, RECORD[1]]
+        r = self.enterprise.session(self.enterprise.operator).put(
+            self.enterprise.api(handle), json=values
+        )
+        assert r.status_code in (200, 201), r.text
+
+
+def eventually(check: Callable[[], bool], seconds: float = 5) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shared]:
+    root = tmp_path_factory.mktemp("redis")
+    server = RedisServer(root)
+    cache = (
+        f'[cache]\nmax_ttl = 3600\nnegative_ttl = 3600\nredis_url = "{server.url}"\n'
+        f'redis_namespace = "t{server.port}"\nredis_retry_s = 1\n'
+    )
+    nodes: list[NodeProcess] = []
+    try:
+        for name in ("prov", "ent", "r1", "r2"):
+            (root / name).mkdir()
+        province = NodeProcess(root / "prov", prefix="88.118")
+        nodes.append(province)
+        enterprise = NodeProcess(root / "ent", prefix="88.118.8", extra=cache)
+        nodes.append(enterprise)
+        province.delegate("88.118.8", enterprise)
+        resolvers = [
+            NodeProcess(root / r, prefix=None, roots=[province.url], extra=cache)
+            for r in ("r1", "r2")
+        ]
+        nodes += resolvers
+        yield Shared(server, enterprise, resolvers, province)
+    finally:
+        for n in nodes:
+            n.stop()
+        server.stop()
+
+
+def cache_stats(node: NodeProcess) -> dict:
+    return node.status()["cache"]
+
+
+def test_two_resolvers_share_entries(shared: Shared) -> None:
+    shared.put("88.118.8/SHARED", "https://pumps.example/shared")
+    r1, r2 = shared.resolvers
+    assert requests.get(r1.api("88.118.8/SHARED")).status_code == 200
+    before = cache_stats(r2)
+    got = requests.get(r2.api("88.118.8/shared")).json()
+    after = cache_stats(r2)
+    assert got["handle"] == "88.118.8/shared"
+    assert got["values"][0]["data"]["value"] == "https://pumps.example/shared"
+    assert after["l2_hits"] == before["l2_hits"] + 1
+    assert after["upstream_queries"] == before["upstream_queries"]
+    # what is shared carries an absolute expiry, and never a restricted value
+    client = redis.Redis(port=shared.redis.port)
+    key = f"t{shared.redis.port}:a:88.118.8/SHARED"
+    assert 0 < client.pttl(key) <= (3600 + 3600) * 1000
+    assert b"secret-cost" not in client.get(key)
+
+
+def test_an_update_reaches_every_resolver_before_its_ttl(shared: Shared) -> None:
+    shared.put("88.118.8/CHANGING", "https://pumps.example/old")
+    for r in shared.resolvers:
+        assert requests.get(r.api("88.118.8/CHANGING")).json()["values"][0]["data"]["value"] == (
+            "https://pumps.example/old"
+        )
+    shared.put("88.118.8/CHANGING", "https://pumps.example/new")
+    for r in shared.resolvers:
+        eventually(
+            lambda r=r: (
+                requests.get(r.api("88.118.8/CHANGING")).json()["values"][0]["data"]["value"]
+                == "https://pumps.example/new"
+            ),
+            seconds=2,
+        )
+
+
+def test_a_create_clears_a_cached_not_found(shared: Shared) -> None:
+    r1, r2 = shared.resolvers
+    assert requests.get(r1.api("88.118.8/NEWBORN")).status_code == 404
+    assert requests.get(r2.api("88.118.8/NEWBORN")).status_code == 404
+    shared.put("88.118.8/NEWBORN", "https://pumps.example/newborn")
+    for r in shared.resolvers:
+        eventually(
+            lambda r=r: requests.get(r.api("88.118.8/NEWBORN")).status_code == 200, seconds=2
+        )
+
+
+def test_redis_down_and_back_fails_no_lookup(shared: Shared) -> None:
+    r1 = shared.resolvers[0]
+    shared.put("88.118.8/WHILE-DOWN", "https://pumps.example/down")
+    shared.put("88.118.8/AFTER", "https://pumps.example/after")
+    shared.redis.stop()
+    started = time.monotonic()
+    for _ in range(3):
+        assert requests.get(r1.api("88.118.8/WHILE-DOWN")).status_code == 200
+    assert time.monotonic() - started < 2
+    metrics = requests.get(f"{r1.url}/metrics").text
+    errors = [line for line in metrics.splitlines() if line.startswith("tierid_redis_errors_total")]
+    assert float(errors[0].split()[1]) >= 1
+
+    shared.redis.start()  # same port, empty: a restarted Redis
+    time.sleep(1.2)  # redis_retry_s: the resolver tries Redis again by itself
+    client = redis.Redis(port=shared.redis.port)
+    assert requests.get(r1.api("88.118.8/AFTER")).status_code == 200
+    eventually(lambda: client.exists(f"t{shared.redis.port}:a:88.118.8/AFTER") == 1, 3)
+
+
+def test_invalidations_resume_after_a_redis_restart(shared: Shared) -> None:
+    r2 = shared.resolvers[1]
+    shared.put("88.118.8/RESUMED", "https://pumps.example/before")
+    assert requests.get(r2.api("88.118.8/RESUMED")).status_code == 200
+    shared.redis.stop()
+    shared.redis.start()
+    time.sleep(2.5)  # both sides retry after redis_retry_s and subscribe again
+
+    def new_value_seen() -> bool:
+        shared.put("88.118.8/RESUMED", "https://pumps.example/after")
+        value = requests.get(r2.api("88.118.8/RESUMED")).json()["values"][0]["data"]["value"]
+        return value == "https://pumps.example/after"
+
+    eventually(new_value_seen, seconds=5)
