@@ -37,9 +37,13 @@ class HandleHttpClient:
         secret: bytes | None = None,
         verify_tls: bool | str = True,
         timeout: float = 30.0,
+        operator_token: bytes | None = None,
     ) -> None:
+        """``operator_token`` authenticates operator routes (``Bearer``) instead of an identity."""
         self.base_url = base_url.rstrip("/")
         self._auth = basic_header(identity, secret) if identity and secret is not None else None
+        if operator_token is not None:
+            self._auth = "Bearer " + operator_token.decode("utf-8")
         if isinstance(verify_tls, str):
             self._ssl: ssl.SSLContext | bool = ssl.create_default_context(cafile=verify_tls)
         else:
@@ -110,6 +114,15 @@ class HandleHttpClient:
 
     async def list_prefixes(self) -> dict[str, Any]:
         return (await self._call("GET", "/api/prefixes"))[1]
+
+    async def cache_entries(self, prefix: str = "", negative: bool = False) -> dict[str, Any]:
+        params = [("prefix", prefix)] if prefix else []
+        if negative:
+            params.append(("negative", "true"))
+        return (await self._call("GET", "/api/cache", params))[1]
+
+    async def cache_flush(self, params: list[tuple[str, str]]) -> dict[str, Any]:
+        return (await self._call("DELETE", "/api/cache", params))[1]
 
     async def home(self, prefix: str) -> dict[str, Any]:
         return (await self._call("POST", "/api/prefixes/" + quote(prefix)))[1]

@@ -150,6 +150,27 @@ def test_cache_administration_needs_the_operator_token(tiers: Tiers) -> None:
     assert tiers.admin().get(base, params={"prefix": "88.118.8"}).json()["count"] == 0
 
 
+def test_cache_cli(tiers: Tiers, tmp_path: Path) -> None:
+    from tests.conftest import tierid_cli
+
+    token = tmp_path / "token"
+    token.write_text(tiers.token)
+    tiers.put("88.118.8/CLI")
+    requests.get(tiers.resolver.api("88.118.8/CLI"))
+    args = ["--node", tiers.resolver.url, "--token-file", str(token)]
+    out = tierid_cli("cache", "list", *args, "--prefix", "88.118.8")
+    assert "88.118.8/CLI" in out.stdout and "record" in out.stdout
+    out = tierid_cli("cache", "flush", *args, "--handle", "88.118.8/CLI")
+    assert out.stdout.strip() == "flushed 1 entries"
+    assert "88.118.8/CLI" not in tierid_cli("cache", "list", *args).stdout
+    bad = tmp_path / "bad"
+    bad.write_text("nope")
+    out = tierid_cli(
+        "cache", "list", "--node", tiers.resolver.url, "--token-file", str(bad), check=False
+    )
+    assert out.returncode == 1 and "wrong operator token" in out.stderr
+
+
 def test_authoritative_reads_bypass_the_cache(tiers: Tiers) -> None:
     tiers.put("88.118.8/AUTH")
     requests.get(tiers.resolver.api("88.118.8/AUTH"))

@@ -23,6 +23,10 @@ COMMANDS = [
     ["prefix"],
     ["prefix", "create"],
     ["prefix", "list"],
+    ["status"],
+    ["cache"],
+    ["cache", "list"],
+    ["cache", "flush"],
 ]
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from tierid.commands import keygen, nodes, prefixes, records, status
+from tierid.commands import cache, keygen, nodes, prefixes, records, status
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -31,5 +31,6 @@ for command in (
     records.delete,
     prefixes.prefix,
     status.status,
+    cache.cache,
 ):
     main.add_command(command)

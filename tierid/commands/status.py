@@ -49,6 +49,13 @@ def status(fed: federation.Federation) -> None:
         st = answers[node.name]
         if not st or "resolver" not in st:
             continue
+        if "cache" in st:
+            c = st["cache"]
+            console.print(
+                f"{node.name} cache: {c['entries']} entries, {c['hits']} hits, {c['l2_hits']} from "
+                f"Redis, {c['misses']} misses, {c['stale_answers']} stale answers, "
+                f"{c['upstream_queries']} upstream queries"
+            )
         servers = Table(title=f"{node.name}: upstream servers")
         for column in ("server", "state", "latency ms", "queries", "failures"):
             servers.add_column(column)
