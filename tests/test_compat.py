@@ -6,38 +6,33 @@ import subprocess
 import sys
 
 import resolver.handle
+import resolver.lru
 from resolver import _compat
+
+PROBE = "import resolver.handle as h, resolver.lru as l; print(h.IMPLEMENTATION, l.IMPLEMENTATION)"
 
 
 def test_implementation_follows_the_switch() -> None:
     expected = "py" if _compat.NO_EXTENSIONS else "c"
     assert expected == resolver.handle.IMPLEMENTATION
+    assert expected == resolver.lru.IMPLEMENTATION
 
 
-def test_compiled_twin_is_preferred_by_default() -> None:
-    """A fresh interpreter without the switch picks the compiled parser (it was built)."""
-    env = {"PATH": "/usr/bin:/bin", "TIERID_REQUIRE_EXTENSIONS": "1"}
+def _probe(env: dict[str, str]) -> list[str]:
     out = subprocess.run(
-        [sys.executable, "-c", "import resolver.handle as h; print(h.IMPLEMENTATION)"],
+        [sys.executable, "-c", PROBE],
         capture_output=True,
         text=True,
-        env=env,
+        env={"PATH": "/usr/bin:/bin", **env},
         check=True,
     )
-    assert out.stdout.strip() == "c"
+    return out.stdout.split()
+
+
+def test_compiled_twins_are_preferred_by_default() -> None:
+    """A fresh interpreter without the switch picks the compiled modules (they were built)."""
+    assert _probe({"TIERID_REQUIRE_EXTENSIONS": "1"}) == ["c", "c"]
 
 
 def test_no_extensions_switch_selects_python() -> None:
-    env = {"PATH": "/usr/bin:/bin", "TIERID_NO_EXTENSIONS": "1"}
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import resolver.handle as h; print(h.IMPLEMENTATION, h.parse.__module__)",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=True,
-    )
-    assert out.stdout.split() == ["py", "resolver.handle_py"]
+    assert _probe({"TIERID_NO_EXTENSIONS": "1"}) == ["py", "py"]
