@@ -77,6 +77,7 @@ class NodeProcess:
         insecure_auth: bool = True,
         extra: str = "",
         node_options: str = "",
+        http_options: str = "",
         roots: list[str] | None = None,
     ) -> None:
         """``prefix`` is homed and bootstrapped with admin ``300:0.NA/<prefix>`` (secret
@@ -116,6 +117,7 @@ server_admins = {json.dumps([self.operator] if prefix else [])}
 port = {self.port}
 allow_insecure_auth = {"true" if insecure_auth else "false"}
 max_body_bytes = 65536
+{http_options}
 {tls_lines}
 [limits]
 max_values = 50

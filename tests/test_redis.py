@@ -203,3 +203,33 @@ def test_invalidations_resume_after_a_redis_restart(shared: Shared) -> None:
         return value == "https://pumps.example/after"
 
     eventually(new_value_seen, seconds=5)
+
+
+def test_worker_processes_share_one_port_and_the_redis_cache(
+    shared: Shared, tmp_path: Path
+) -> None:
+    (tmp_path / "w").mkdir()
+    cache = f'[cache]\nredis_url = "{shared.redis.url}"\nredis_namespace = "t{shared.redis.port}"\n'
+    workers = NodeProcess(
+        tmp_path / "w",
+        prefix=None,
+        roots=[shared.province.url],
+        extra=cache,
+        http_options="workers = 2",
+    )
+    try:
+        shared.put("88.118.8/WORKERS", "https://pumps.example/workers")
+        for _ in range(20):
+            with requests.Session() as s:  # a new connection each time
+                assert s.get(workers.api("88.118.8/WORKERS")).status_code == 200
+        seen: dict[int, dict] = {}
+        for _ in range(60):
+            with requests.Session() as s:
+                st = s.get(f"{workers.url}/api/status").json()
+                seen[st["pid"]] = st["cache"]
+        assert len(seen) == 2  # the kernel spread connections over both processes
+        # the first process to miss asked upstream and filled Redis; the other found it there
+        assert sum(c["upstream_queries"] for c in seen.values()) == 1
+        assert sum(c["l2_hits"] for c in seen.values()) == 1
+    finally:
+        workers.stop()

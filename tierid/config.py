@@ -40,6 +40,7 @@ class HttpSettings:
     tls_key: str = ""
     allow_insecure_auth: bool = False
     max_body_bytes: int = 1_048_576
+    workers: int = 1
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,8 @@ def from_mapping(raw: dict[str, Any], base_dir: Path) -> Config:
     config = Config(**sections, base_dir=base_dir)
     if config.storage.backend != "sqlite":
         raise ConfigError(f"storage.backend {config.storage.backend!r} is not available (sqlite)")
+    if config.http.workers > 1 and config.mirror.primary:
+        raise ConfigError("a mirror runs one process: http.workers must be 1")
     if config.mirror.primary and not (config.mirror.identity and config.mirror.secret_file):
         raise ConfigError("mirror.primary needs mirror.identity and mirror.secret_file")
     if bool(config.http.tls_cert) != bool(config.http.tls_key):

@@ -4,6 +4,7 @@ resolver the upstream servers with their measured latency and health."""
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -52,6 +53,7 @@ class StatusRoutes:
         body: dict = {
             "responseCode": 1,
             "node": self.name,
+            "pid": os.getpid(),
             "roles": self.roles,
             "uptimeSeconds": round(time.time() - self.counters.started, 1),
             "requests": self.counters.requests,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 import signal
 import threading
 from pathlib import Path
@@ -32,10 +33,19 @@ def _serve(config: config_mod.Config) -> None:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     scheme = "https" if config.http.tls_cert else "http"
+    workers = config.http.workers
     console.print(
         f"tierid node [bold]{config.node.name}[/] listening on "
         f"{scheme}://{config.http.host}:{config.http.port} (data: {config.storage_path})"
+        + (f" with {workers} worker processes" if workers > 1 else "")
     )
+    if workers <= 1:
+        _run(config, reuse_port=False)
+        return
+    _run_workers(config, workers)
+
+
+def _run(config: config_mod.Config, *, reuse_port: bool) -> None:
     web.run_app(
         make_app(config),
         host=config.http.host,
@@ -43,7 +53,28 @@ def _serve(config: config_mod.Config) -> None:
         ssl_context=ssl_context(config),
         print=None,
         access_log=None,
+        reuse_port=reuse_port or None,
     )
+
+
+def _run_workers(config: config_mod.Config, workers: int) -> None:
+    """Several processes on one port (SO_REUSEPORT: the kernel spreads connections); they
+    share the store and, when configured, the Redis cache. Signals are passed on."""
+    ctx = multiprocessing.get_context("fork")
+    procs = [
+        ctx.Process(target=_run, args=(config,), kwargs={"reuse_port": True}, daemon=False)
+        for _ in range(workers)
+    ]
+    for p in procs:
+        p.start()
+    stop = _stop_on_signals()
+    while not stop.is_set() and any(p.is_alive() for p in procs):
+        stop.wait(0.5)
+    for p in procs:
+        if p.is_alive():
+            p.terminate()
+    for p in procs:
+        p.join(15)
 
 
 def _load(path: Path) -> config_mod.Config:
