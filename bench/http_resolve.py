@@ -46,9 +46,10 @@ def wait_up(url: str) -> bytes:
     raise RuntimeError(f"{url} did not come up")
 
 
-def wrk(url: str, seconds: int) -> float:
+def wrk(url: str, seconds: int, script: str | None = None) -> float:
+    extra = ["-s", script] if script else []
     out = subprocess.run(
-        pinned(1, ["wrk", "-t1", "-c32", f"-d{seconds}s", url]),
+        pinned(1, ["wrk", "-t1", "-c32", f"-d{seconds}s", *extra, url]),
         capture_output=True,
         text=True,
         check=True,

@@ -28,7 +28,7 @@ from resolver.errors import HandleNotFound, UpstreamUnavailable, WalkTimeout
 from resolver.faces.http_common import dumps
 from resolver.handle import normalise, parse
 from resolver.json_values import value_from_json, value_to_json
-from resolver.lru import NEGATIVE, POSITIVE, Entry, LRUCache
+from resolver.lru import NEGATIVE, POSITIVE, Entry, LRUCache, hit_body
 from resolver.message import Answer, Query
 from resolver.redis_cache import RedisCache
 from resolver.values import TTL_ABSOLUTE, TTL_RELATIVE, HandleValue, select
@@ -135,6 +135,22 @@ class CachingResolver:
             self.stats.stale_answers += 1
             return self._answer(query, (stale.kind, stale.value, stale.body_tail), stale=True)
         return self._answer(query, cached, stale=False)
+
+    async def shared_hit(self, handle: str) -> bytes | None:
+        """The HTTP fast path's second step: a fresh positive answer from L2 as ready bytes
+        (it is kept in L1 too), or None to take the ordinary path."""
+        if self.l2 is None:
+            return None
+        key = normalise(handle)
+        shared = await self.l2.get(key)
+        if shared is None:
+            return None
+        kind, expires, stale_until, value, tail = shared
+        self.l1.put(key, kind, value, tail, len(tail or b"") + len(key) + 200, expires, stale_until)
+        body = hit_body(self.l1, handle, self.clock())
+        if body is not None:
+            self.stats.l2_hits += 1
+        return body
 
     def _answer(self, query: Query, cached: Cached, *, stale: bool) -> Answer:
         kind, value, tail = cached

@@ -79,6 +79,7 @@ class _Resolution:
     walker: Walker | None = None
     cache: CachingResolver | None = None
     fast_hit: Callable[[str], bytes | None] | None = None
+    shared_hit: Callable[[str], Awaitable[bytes | None]] | None = None
 
 
 def _resolution(
@@ -95,7 +96,13 @@ def _resolution(
     cache = CachingResolver(walker.resolve, config.cache, l2=shared)
     if shared is not None:
         _background(app, lambda: shared.follow(cache.l1.pop, cache.l1.clear), "invalidations")
-    return _Resolution(_router(authority, cache.resolve), walker, cache, partial(_fast_hit, cache))
+    return _Resolution(
+        _router(authority, cache.resolve),
+        walker,
+        cache,
+        partial(_fast_hit, cache),
+        cache.shared_hit if shared is not None else None,
+    )
 
 
 def make_app(config: Config) -> web.Application:
@@ -142,7 +149,7 @@ def make_app(config: Config) -> web.Application:
         config.node.name, authority, lookups.walker, mirror, lookups.cache, counters, roles
     ).add_to(app)
     ReplicationRoutes(authority).add_to(app)
-    routes = ResolutionRoutes(lookups.resolve, lookups.fast_hit)
+    routes = ResolutionRoutes(lookups.resolve, lookups.fast_hit, lookups.shared_hit)
     routes.add_to(app)
     AdminRoutes(authority).add_to(app)
     routes.add_proxy_to(app)

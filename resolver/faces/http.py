@@ -51,12 +51,17 @@ class ResolutionRoutes:
     """Routes that only read."""
 
     def __init__(
-        self, resolve: Resolve, fast_hit: Callable[[str], bytes | None] | None = None
+        self,
+        resolve: Resolve,
+        fast_hit: Callable[[str], bytes | None] | None = None,
+        shared_hit: Callable[[str], Awaitable[bytes | None]] | None = None,
     ) -> None:
-        """``fast_hit`` answers a plain GET (no parameters, no credentials) with ready bytes
-        when the cache holds a fresh answer, before any other work is done."""
+        """``fast_hit`` (L1) and then ``shared_hit`` (L2) answer a plain GET (no parameters,
+        no credentials) with ready bytes when a cache holds a fresh answer, before any other
+        work is done."""
         self.resolve = resolve
         self.fast_hit = fast_hit
+        self.shared_hit = shared_hit
 
     def add_to(self, app: web.Application) -> None:
         """Register the API route. Call :meth:`add_proxy_to` after every other face's routes."""
@@ -88,6 +93,8 @@ class ResolutionRoutes:
             and ("Authorization" not in request.headers)
         ):
             body = self.fast_hit(handle)
+            if body is None and self.shared_hit is not None:
+                body = await self.shared_hit(handle)
             if body is not None:
                 return web.Response(body=body, content_type="application/json")
         try:
