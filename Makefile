@@ -40,6 +40,7 @@ bench: install
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 	$(PY) bench/http_resolve.py --readme
 	$(PY) bench/cold_walk.py --readme
+	$(PY) bench/cache_hit.py --readme
 
 lint: install
 	$(VENV)/bin/ruff check .
