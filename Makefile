@@ -32,12 +32,14 @@ run: install
 	$(VENV)/bin/tierid demo
 
 test: install
+	@command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; }
 	$(VENV)/bin/ruff check .
 	TIERID_REQUIRE_EXTENSIONS=1 $(PY) -m pytest -q
 	TIERID_NO_EXTENSIONS=1 $(PY) -m pytest -q tests/test_compat.py
 
 bench: install
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+	@command -v redis-benchmark >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-tools redis-server >/dev/null; }
 	$(PY) bench/http_resolve.py --readme
 	$(PY) bench/cold_walk.py --readme
 	$(PY) bench/cache_hit.py --readme
