@@ -24,9 +24,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.http_resolve import pinned, wait_up, wrk  # noqa: E402
+from bench.http_resolve import pinned, start_bare, wait_up, wrk  # noqa: E402
 from bench.readme import write_block  # noqa: E402
-from tests.conftest import NodeProcess, free_port  # noqa: E402
+from tests.conftest import NodeProcess  # noqa: E402
+from tests.test_redis import RedisServer  # noqa: E402
 from tierid.demo import PRODUCTS  # noqa: E402
 
 HANDLE = "88.118.8/PUMP-2024-000123"
@@ -64,29 +65,9 @@ def http_rates(seconds: int, rounds: int) -> dict[str, float]:
             (Path(tmp) / name).mkdir()
         nodes: list[NodeProcess] = []
         procs: list[subprocess.Popen] = []
+        redis_server = RedisServer(Path(tmp))
+        redis_port = redis_server.port
         try:
-            redis_port = free_port()
-            procs.append(
-                subprocess.Popen(
-                    pinned(
-                        1,
-                        [
-                            "redis-server",
-                            "--port",
-                            str(redis_port),
-                            "--bind",
-                            "127.0.0.1",
-                            "--save",
-                            "",
-                            "--appendonly",
-                            "no",
-                            "--dir",
-                            tmp,
-                        ],
-                    ),
-                    stdout=subprocess.DEVNULL,
-                )
-            )
             province = NodeProcess(Path(tmp) / "prov", prefix="88.118")
             nodes.append(province)
             enterprise = NodeProcess(Path(tmp) / "ent", prefix="88.118.8")
@@ -115,23 +96,8 @@ def http_rates(seconds: int, rounds: int) -> dict[str, float]:
             url = resolver.api(HANDLE)
             body = wait_up(url)
             assert wait_up(url) == body
-            (Path(tmp) / "body.json").write_bytes(body)
-            port = free_port()
-            procs.append(
-                subprocess.Popen(
-                    pinned(
-                        0,
-                        [
-                            sys.executable,
-                            str(ROOT / "bench" / "bare_server.py"),
-                            str(port),
-                            f"{tmp}/body.json",
-                        ],
-                    )
-                )
-            )
-            bare_url = f"http://127.0.0.1:{port}/api/handles/{HANDLE}"
-            assert wait_up(bare_url) == body
+            bare, bare_url = start_bare(Path(tmp), body)
+            procs.append(bare)
             script = _rotation_script(tmp, [f"/api/handles/{h}" for h in rotated])
             rates: dict[str, list[float]] = {"bare": [], "l1": [], "l2": []}
             for _ in range(rounds):
@@ -151,6 +117,7 @@ def http_rates(seconds: int, rounds: int) -> dict[str, float]:
             for p in procs:
                 p.terminate()
                 p.wait(10)
+            redis_server.stop()
 
 
 def hot_path_rate(module: str, n: int = 200_000) -> float:

@@ -46,6 +46,26 @@ def wait_up(url: str) -> bytes:
     raise RuntimeError(f"{url} did not come up")
 
 
+def start_bare(tmp: Path, body: bytes) -> tuple[subprocess.Popen, str]:
+    """The baseline server on core 0, answering every path with ``body``."""
+    (tmp / "body.json").write_bytes(body)
+    port = free_port()
+    proc = subprocess.Popen(
+        pinned(
+            0,
+            [
+                sys.executable,
+                str(ROOT / "bench" / "bare_server.py"),
+                str(port),
+                str(tmp / "body.json"),
+            ],
+        )
+    )
+    url = f"http://127.0.0.1:{port}/api/handles/{HANDLE}"
+    assert wait_up(url) == body
+    return proc, url
+
+
 def wrk(url: str, seconds: int, script: str | None = None) -> float:
     extra = ["-s", script] if script else []
     out = subprocess.run(
@@ -80,21 +100,7 @@ def main() -> None:
             )
             node_url = node.api(HANDLE)
             body = wait_up(node_url)
-            (Path(tmp) / "body.json").write_bytes(body)
-            bare_port = free_port()
-            bare_server = subprocess.Popen(
-                pinned(
-                    0,
-                    [
-                        sys.executable,
-                        str(ROOT / "bench" / "bare_server.py"),
-                        str(bare_port),
-                        f"{tmp}/body.json",
-                    ],
-                )
-            )
-            bare_url = f"http://127.0.0.1:{bare_port}/api/handles/{HANDLE}"
-            assert wait_up(bare_url) == body
+            bare_server, bare_url = start_bare(Path(tmp), body)
             tierid_rates, bare_rates = [], []
             for _ in range(args.rounds):
                 bare_rates.append(wrk(bare_url, args.seconds))
