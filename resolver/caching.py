@@ -115,6 +115,10 @@ class CachingResolver:
         entry = self.l1.get(key, now)
         if entry is not None and entry.expires > now:
             self._maybe_prefetch(key, query.handle, entry, now)
+            if entry.kind == NEGATIVE:
+                self.stats.negative_hits += 1
+            else:
+                self.stats.hits += 1
             return self._answer(query, (entry.kind, entry.value, entry.body_tail), stale=False)
         self.stats.misses += 1
         shared = await self.l2.get(key) if self.l2 is not None else None
@@ -155,11 +159,7 @@ class CachingResolver:
     def _answer(self, query: Query, cached: Cached, *, stale: bool) -> Answer:
         kind, value, tail = cached
         if kind == NEGATIVE:
-            if not stale:
-                self.stats.negative_hits += 1
             raise HandleNotFound(value, handle=query.handle)
-        if not stale:
-            self.stats.hits += 1
         stored = values_of(tail)
         values = select(stored, query.types, query.indexes)
         if stale:

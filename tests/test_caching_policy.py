@@ -78,6 +78,7 @@ def test_filters_are_applied_to_the_cached_record() -> None:
         await cache.resolve(Query("88.1/A"))
         answer = await cache.resolve(Query("88.1/A", types=("DESC",)))
         assert [v.index for v in answer.values] == [2] and up.calls == 1
+        assert (cache.stats.misses, cache.stats.hits) == (1, 1)
         empty = await cache.resolve(Query("88.1/A", types=("NONE",)))
         assert empty.values == [] and int(empty.rc) == 200
 
@@ -106,7 +107,7 @@ def test_not_found_is_cached_for_negative_ttl_and_errors_never() -> None:
         for _ in range(3):
             with pytest.raises(HandleNotFound):
                 await cache.resolve(Query("88.1/MISSING"))
-        assert up.calls == 1
+        assert up.calls == 1 and cache.stats.negative_hits == 2 and cache.stats.hits == 0
         clock.now += 11
         with pytest.raises(HandleNotFound):
             await cache.resolve(Query("88.1/MISSING"))
