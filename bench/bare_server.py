@@ -1,11 +1,12 @@
 """The baseline: a bare aiohttp handler returning pre-built bytes (no parsing, no store).
 
-Usage: python bench/bare_server.py PORT BODY_FILE
+Usage: python bench/bare_server.py PORT BODY_FILE [--uvloop]
 """
 
 import sys
 from pathlib import Path
 
+import uvloop
 from aiohttp import web
 
 
@@ -17,7 +18,8 @@ def main() -> None:
 
     app = web.Application()
     app.router.add_get("/{tail:.*}", handler)
-    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+    loop = uvloop.new_event_loop() if "--uvloop" in sys.argv else None
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None, loop=loop)
 
 
 if __name__ == "__main__":

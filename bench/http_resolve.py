@@ -58,6 +58,7 @@ def start_bare(tmp: Path, body: bytes) -> tuple[subprocess.Popen, str]:
                 str(ROOT / "bench" / "bare_server.py"),
                 str(port),
                 str(tmp / "body.json"),
+                "--uvloop",
             ],
         )
     )

@@ -41,6 +41,7 @@ class HttpSettings:
     allow_insecure_auth: bool = False
     max_body_bytes: int = 1_048_576
     workers: int = 1
+    uvloop: bool = True
 
 
 @dataclass(frozen=True)

@@ -46,8 +46,14 @@ def _serve(config: config_mod.Config) -> None:
 
 
 def _run(config: config_mod.Config, *, reuse_port: bool) -> None:
+    loop = None
+    if config.http.uvloop:
+        import uvloop
+
+        loop = uvloop.new_event_loop()
     web.run_app(
         make_app(config),
+        loop=loop,
         host=config.http.host,
         port=config.http.port,
         ssl_context=ssl_context(config),
