@@ -109,6 +109,8 @@ def make_app(config: Config) -> web.Application:
     app = web.Application(
         middlewares=[error_middleware], client_max_size=config.http.max_body_bytes
     )
+    counters = Counters()
+    app.middlewares.insert(0, _edge(counters))
     app[_TASKS] = []
     store = SQLiteStore(config.storage_path, changelog_keep=config.node.changelog_keep)
     _managed(app, store.open, store.close)
@@ -143,7 +145,6 @@ def make_app(config: Config) -> web.Application:
     app[INSECURE_AUTH] = config.http.allow_insecure_auth
 
     lookups = _resolution(app, config, authority, shared)
-    counters = Counters()
     roles = ["mirror" if mirror else "authority"] + (["resolver"] if lookups.walker else [])
     StatusRoutes(
         config.node.name, authority, lookups.walker, mirror, lookups.cache, counters, roles
@@ -158,8 +159,6 @@ def make_app(config: Config) -> web.Application:
         token_file = config.node.operator_token_file
         token = config.path(token_file).read_bytes().strip() if token_file else None
         CacheAdminRoutes(lookups.cache, token).add_to(app)
-    app.middlewares.append(_counting(counters))
-    app.on_response_prepare.append(_cors)
     return app
 
 
@@ -192,21 +191,22 @@ def _fast_hit(cache: CachingResolver, handle: str) -> bytes | None:
     return body
 
 
-def _counting(counters: Counters) -> Callable[..., Awaitable[web.StreamResponse]]:
+def _edge(counters: Counters) -> Callable[..., Awaitable[web.StreamResponse]]:
+    """The outermost middleware: counts requests, and adds CORS as Handle.Net enables it
+    (any origin, no credentials: browsers authenticate with headers). One layer, since
+    every request, cache hits included, passes through it."""
+
     @web.middleware
-    async def count(
+    async def edge(
         request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
         counters.requests += 1
-        return await handler(request)
+        response = await handler(request)
+        if request.path.startswith("/api/"):
+            response.headers.setdefault("Access-Control-Allow-Origin", "*")
+        return response
 
-    return count
-
-
-async def _cors(request: web.Request, response: web.StreamResponse) -> None:
-    """CORS as Handle.Net enables it: any origin, no credentials (browsers use headers)."""
-    if request.path.startswith("/api/"):
-        response.headers.setdefault("Access-Control-Allow-Origin", "*")
+    return edge
 
 
 def ssl_context(config: Config) -> ssl.SSLContext | None:
