@@ -7,7 +7,7 @@ so a hit, an insert and an eviction are O(1) without Python-level list surgery.
 
 import json
 
-from resolver.handle import normalise
+from resolver._handle import normalise
 
 POSITIVE = 1
 NEGATIVE = 2

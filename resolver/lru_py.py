@@ -1,4 +1,5 @@
-"""The in-process cache (L1): the pure-Python twin of ``ext/_lru.pyx``.
+"""The in-process cache (L1): the pure-Python twin of ``ext/_lru.pyx`` (it uses the
+pure-Python identifier twin, so the whole hot path can be measured in Python).
 
 A least-recently-used map bounded by entry count and by bytes. Each entry has an expiry
 (``expires``: fresh until then) and a hard end (``stale_until``: after it the entry is
@@ -16,7 +17,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
 
-from resolver.handle import normalise
+from resolver.handle_py import normalise
 
 #: Entry kinds
 POSITIVE = 1
