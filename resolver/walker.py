@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from resolver.codes import ResponseCode as RC
 from resolver.errors import (
     HandleNotFound,
-    ProtocolError,
+    InvalidHandle,
+    NotResponsible,
     RecursionTooDeep,
+    UpstreamUnavailable,
     WalkTimeout,
 )
 from resolver.handle import is_prefix_record, normalise, parent_prefix, parse, prefix_record
@@ -93,14 +95,15 @@ class Walker:
             table.put(normalise(prefix), SITES, endpoints, None, size, expires, expires)
         return endpoints
 
-    def _start(self, prefix: str | None) -> list[str]:
-        """Where to ask about a prefix below ``prefix``: the deepest known registry, else roots."""
+    def _start(self, prefix: str | None) -> tuple[list[str], str | None]:
+        """Where to ask about a prefix below ``prefix``: the deepest known registry (and the
+        prefix it is known to serve), else the roots (None: they serve everything)."""
         while prefix is not None:
             known = self._cached(self.derived_sites, prefix)
             if known:
-                return known
+                return known, prefix
             prefix = parent_prefix(prefix)
-        return list(self.settings.roots)
+        return list(self.settings.roots), None
 
     def cached_prefixes(self) -> dict[str, list[str]]:
         now = self.clock()
@@ -112,21 +115,28 @@ class Walker:
         prefix, suffix = parse(query.handle)
         if is_prefix_record(prefix):
             parse(f"{suffix}/x")
-            return await self._follow(self._start(parent_prefix(suffix)), query)
+            return await self._follow(*self._start(parent_prefix(suffix)), query, suffix)
         endpoints = self._cached(self.handle_sites, prefix)
-        if endpoints is None:
-            na = prefix_record(prefix)
-            record = await self._follow(
-                self._start(parent_prefix(prefix)), Query(na, types=(HS_SITE,))
-            )
-            endpoints = self._remember(self.handle_sites, prefix, record)
-            if not endpoints:
-                raise HandleNotFound(
-                    f"prefix {prefix} has no site to resolve it", handle=query.handle
-                )
-        return await self._follow(endpoints, query)
+        if endpoints is not None:
+            try:
+                return await self._follow(endpoints, prefix, query, prefix)
+            except NotResponsible:
+                # the prefix moved or was unhomed: forget where it was and walk again
+                self.handle_sites.pop(normalise(prefix))
+        na = prefix_record(prefix)
+        record = await self._follow(
+            *self._start(parent_prefix(prefix)), Query(na, types=(HS_SITE,)), prefix
+        )
+        endpoints = self._remember(self.handle_sites, prefix, record)
+        if not endpoints:
+            raise HandleNotFound(f"prefix {prefix} has no site to resolve it", handle=query.handle)
+        return await self._follow(endpoints, prefix, query, prefix)
 
-    async def _follow(self, endpoints: Sequence[str], query: Query) -> Answer:
+    async def _follow(
+        self, endpoints: Sequence[str], level: str | None, query: Query, target: str
+    ) -> Answer:
+        """Ask ``endpoints`` (known to serve ``level``; None for the roots) and follow
+        referrals towards ``target``, the prefix being looked up."""
         seen: set[tuple[frozenset[str], str]] = set()
         current = list(endpoints)
         for _ in range(self.settings.max_referrals + 1):
@@ -137,23 +147,44 @@ class Walker:
                     handle=query.handle,
                 )
             seen.add(step)
-            _, answer = await self.upstream.ask(current, query)
+            url, answer = await self.upstream.ask(current, query)
             if answer.rc != RC.PREFIX_REFERRAL:
                 return answer
-            current = self._learn(answer)
+            level = self._checked_referral(url, answer, level, target)
+            current = self._learn(answer, level)
             if not current:
-                raise ProtocolError(f"referral for {query.handle} names no usable server")
+                raise UpstreamUnavailable(
+                    f"{url} referred {query.handle} to no usable server", handle=query.handle
+                )
         raise RecursionTooDeep(
             f"more than {self.settings.max_referrals} referrals for {query.handle}",
             handle=query.handle,
         )
 
-    def _learn(self, referral: Answer) -> list[str]:
+    @staticmethod
+    def _checked_referral(url: str, referral: Answer, level: str | None, target: str) -> str:
+        """The prefix a referral delegates, if the referring server may speak for it: on
+        the way to ``target`` and at or below ``level``. Anything else would let one node
+        redirect lookups for prefixes it does not serve (cache poisoning), so it is refused.
+        """
+        try:
+            na, delegated = parse(referral.referral or "")
+            parse(f"{delegated}/x")
+        except InvalidHandle as exc:
+            raise UpstreamUnavailable(
+                f"{url} sent a referral without a valid prefix record"
+            ) from exc
+        key, goal = normalise(delegated), normalise(target)
+        on_path = goal == key or goal.startswith(key + ".")
+        below = level is None or key == normalise(level) or key.startswith(normalise(level) + ".")
+        if not is_prefix_record(na) or not on_path or not below:
+            raise UpstreamUnavailable(
+                f"{url} referred {target} to {referral.referral}, outside what it serves"
+            )
+        return delegated
+
+    def _learn(self, referral: Answer, delegated: str) -> list[str]:
         """Remember what a referral taught (which prefix is served where)."""
-        source = referral.referral
-        if source is None:
-            return endpoints_of(referral.values)
-        _, delegated = parse(source)
         kinds = {v.type.upper() for v in referral.values}
         if HS_SITE_PREFIX in kinds:
             return self._remember(self.derived_sites, delegated, referral)

@@ -168,3 +168,56 @@ def test_a_silent_server_times_out_within_the_request_bound(fed: Federation) -> 
     assert (r.status_code, r.json()["responseCode"]) == (502, 2)
     assert "Timeout" in r.json()["message"]
     assert 0.4 < elapsed < 3
+
+
+ROGUE = """
+import json, sys
+from aiohttp import web
+site = json.loads(sys.argv[2])
+async def refer(request):
+    body = {"responseCode": 303, "handle": "x", "referralHandle": "0.NA/88",
+            "values": [{"index": 1, "type": "HS_SITE.PREFIX", "data": site, "ttl": 86400}]}
+    return web.json_response(body, status=300)
+app = web.Application()
+app.router.add_get("/{tail:.*}", refer)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None)
+"""
+
+
+def test_a_node_cannot_redirect_prefixes_it_does_not_serve(fed: Federation) -> None:
+    """A rogue enterprise node answers every lookup with a referral claiming the whole
+    national prefix 88; the resolver refuses it and keeps resolving everything else."""
+    import json
+    import subprocess
+    import sys
+
+    from registry.bootstrap import http_site
+    from resolver.json_values import data_to_json
+    from resolver.values import HS_SITE
+
+    port = free_port()
+    site = data_to_json(HS_SITE, http_site("127.0.0.1", port).to_wire())
+    rogue = subprocess.Popen([sys.executable, "-c", ROGUE, str(port), json.dumps(site)])
+    try:
+        stub = NodeProcess.__new__(NodeProcess)
+        stub.port = port
+        fed.national.delegate("88.777", stub)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                requests.get(f"http://127.0.0.1:{port}/x", timeout=1)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+        r = requests.get(fed.resolver.api("88.777/ANY"))
+        assert (r.status_code, r.json()["responseCode"]) == (502, 2)
+        assert "outside what it serves" in r.json()["message"]
+        r = requests.get(fed.resolver.api("88.118.9/MOTOR-1"), params={"auth": "true"})
+        assert r.json()["responseCode"] == 1
+        known = fed.resolver.status()["resolver"]["knownPrefixes"]
+        rogue_served = {p for p, urls in known.items() if any(f":{port}" in u for u in urls)}
+        assert rogue_served == {"88.777"}  # what the national node delegated to it, no more
+    finally:
+        rogue.terminate()
+        rogue.wait(10)
