@@ -102,6 +102,7 @@ class CachingResolver:
         self.l2 = l2
         self.stats = CacheStats()
         self._inflight: dict[str, asyncio.Future[Cached]] = {}
+        self._invalidated_in_flight: set[str] = set()
         self._background: set[asyncio.Task[Cached]] = set()
 
     async def resolve(self, query: Query) -> Answer:
@@ -182,28 +183,52 @@ class CachingResolver:
         return await asyncio.shield(task)
 
     async def _refresh(self, key: str, handle: str) -> Cached:
-        """Ask upstream and store the answer; :returns: what was stored."""
+        """Ask upstream and store the answer, unless the key was invalidated while the
+        question was out (the answer may predate the change). :returns: the answer."""
         self.stats.upstream_queries += 1
         now = self.clock()
         try:
             answer = await self.upstream(Query(handle))
         except HandleNotFound as err:
             ttl = self.settings.negative_ttl
-            self.l1.put(key, NEGATIVE, err.message, None, 200, now + ttl, now + ttl)
-            if self.l2 is not None:
-                self.l2.put(key, (NEGATIVE, now + ttl, now + ttl, err.message, None))
+            if self._keep(key):
+                self.l1.put(key, NEGATIVE, err.message, None, 200, now + ttl, now + ttl)
+                if self.l2 is not None:
+                    self.l2.put(key, (NEGATIVE, now + ttl, now + ttl, err.message, None))
             return NEGATIVE, err.message, None
-        return self.store(key, answer.values, now)
+        return self.store(key, answer.values, now, keep=self._keep(key))
 
-    def store(self, key: str, values: Sequence[HandleValue], now: float) -> Cached:
+    def _keep(self, key: str) -> bool:
+        if key in self._invalidated_in_flight:
+            self._invalidated_in_flight.discard(key)
+            return False
+        return True
+
+    def invalidate(self, key: str) -> None:
+        """Drop a key (its record changed at the authority), including from a refresh that
+        is under way."""
+        self.l1.pop(key)
+        if key in self._inflight:
+            self._invalidated_in_flight.add(key)
+
+    def reset(self) -> None:
+        """Drop everything (invalidations may have been missed)."""
+        self.l1.clear()
+        self._invalidated_in_flight.update(self._inflight)
+
+    def store(
+        self, key: str, values: Sequence[HandleValue], now: float, *, keep: bool = True
+    ) -> Cached:
         """Keep a positive answer: only its JSON (``,"values":[...]}``) and TTL are stored,
         which is what a hit sends; filtered and stale hits decode it again."""
         ttl = _ttl(values, now, self.settings.max_ttl)
         tail = b',"values":' + dumps([value_to_json(v) for v in values]) + b"}"
-        stale_until = now + ttl + self.settings.stale_ttl
-        self.l1.put(key, POSITIVE, ttl, tail, len(tail) + len(key) + 200, now + ttl, stale_until)
-        if self.l2 is not None:
-            self.l2.put(key, (POSITIVE, now + ttl, stale_until, ttl, tail))
+        if keep:
+            stale_until = now + ttl + self.settings.stale_ttl
+            size = len(tail) + len(key) + 200
+            self.l1.put(key, POSITIVE, ttl, tail, size, now + ttl, stale_until)
+            if self.l2 is not None:
+                self.l2.put(key, (POSITIVE, now + ttl, stale_until, ttl, tail))
         return POSITIVE, ttl, tail
 
     def _maybe_prefetch(self, key: str, handle: str, entry: Entry, now: float) -> None:

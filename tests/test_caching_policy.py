@@ -164,3 +164,19 @@ def test_authoritative_and_restricted_reads_bypass() -> None:
 def test_stale_bound_must_be_positive() -> None:
     with pytest.raises(ValueError):
         CachingResolver(Upstream(), CacheSettings(stale_ttl=0))
+
+
+def test_an_invalidation_during_a_refresh_keeps_its_answer_out_of_the_cache() -> None:
+    async def go() -> None:
+        cache, up, _ = make()
+        up.release = asyncio.Event()
+        pending = asyncio.create_task(cache.resolve(Query("88.1/A")))
+        await asyncio.sleep(0)
+        cache.invalidate("88.1/A")  # the record changed while the old answer was on its way
+        up.release.set()
+        assert url_of(await pending) == "https://x.example/v1"
+        up.version = 2
+        assert url_of(await cache.resolve(Query("88.1/A"))) == "https://x.example/v2"
+        assert up.calls == 2
+
+    run(go())

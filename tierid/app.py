@@ -95,7 +95,7 @@ def _resolution(
         return _Resolution(_router(authority, walker.resolve), walker)
     cache = CachingResolver(walker.resolve, config.cache, l2=shared)
     if shared is not None:
-        _background(app, lambda: shared.follow(cache.l1.pop, cache.l1.clear), "invalidations")
+        _background(app, lambda: shared.follow(cache.invalidate, cache.reset), "invalidations")
     return _Resolution(
         _router(authority, cache.resolve),
         walker,
