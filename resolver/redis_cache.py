@@ -41,6 +41,28 @@ class RedisStats:
     invalidations: int = 0
 
 
+def _entry(blob: bytes | None) -> tuple | None:
+    """A stored entry, or None if absent or not of the expected shape (never trusted)."""
+    if blob is None:
+        return None
+    try:
+        entry = msgpack.unpackb(blob, raw=False)
+    except Exception:
+        return None
+    if not isinstance(entry, list) or len(entry) != 5:
+        return None
+    kind, expires, stale_until, value, tail = entry
+    if (
+        kind not in (1, 2)
+        or not all(isinstance(t, int | float) for t in (expires, stale_until))
+        or not (tail is None or isinstance(tail, bytes))
+        or (kind == 1 and (tail is None or not isinstance(value, int | float)))
+        or (kind == 2 and not isinstance(value, str))
+    ):
+        return None
+    return tuple(entry)
+
+
 class RedisCache:
     def __init__(
         self,
@@ -120,6 +142,8 @@ class RedisCache:
         task.add_done_callback(self._tasks.discard)
 
     async def _mget(self, batch: dict[str, list[asyncio.Future[Any]]]) -> None:
+        """One MGET for a tick's lookups; every waiter gets an answer (None for a miss, an
+        error, a malformed entry, or cancellation), so none can hang."""
         assert self._redis is not None
         self.stats.batches += 1
         try:
@@ -129,13 +153,14 @@ class RedisCache:
         except (RedisError, OSError, TimeoutError) as exc:
             self._failed(exc)
             raw = [None] * len(batch)
+        except asyncio.CancelledError:
+            for futures in batch.values():
+                for f in futures:
+                    if not f.done():
+                        f.set_result(None)
+            raise
         for blob, futures in zip(raw, batch.values(), strict=True):
-            entry = None
-            if blob is not None:
-                try:
-                    entry = tuple(msgpack.unpackb(blob, raw=False))
-                except (ValueError, msgpack.UnpackException):
-                    entry = None
+            entry = _entry(blob)
             if entry is None:
                 self.stats.misses += 1
             else:

@@ -233,3 +233,16 @@ def test_worker_processes_share_one_port_and_the_redis_cache(
         assert sum(c["l2_hits"] for c in seen.values()) == 1
     finally:
         workers.stop()
+
+
+def test_malformed_shared_entries_are_misses(shared: Shared) -> None:
+    """Whatever else writes into the namespace, a lookup neither hangs nor fails."""
+    client = redis.Redis(port=shared.redis.port)
+    ns = f"t{shared.redis.port}:a:"
+    shared.put("88.118.8/GARBLED-1", "https://pumps.example/g1")
+    shared.put("88.118.8/GARBLED-2", "https://pumps.example/g2")
+    client.set(ns + "88.118.8/GARBLED-1", b"\x05")  # a msgpack integer, not an entry
+    client.set(ns + "88.118.8/GARBLED-2", b"\x93\x01\x02\x03")  # a 3-element array
+    for handle in ("88.118.8/GARBLED-1", "88.118.8/GARBLED-2"):
+        r = requests.get(shared.resolvers[1].api(handle), timeout=5)
+        assert r.status_code == 200 and r.json()["values"][0]["data"]["value"].startswith("https://")
