@@ -44,14 +44,19 @@ class ReplicationRoutes:
 
     async def changes(self, request: web.Request) -> web.Response:
         await self._require_server_admin(request)
-        since = int_param(request, "since", 0)
+        since = int_param(request, "since", 0, maximum=2**62)
         limit = int_param(request, "limit", 1000)
         if since < 0 or not 0 < limit <= MAX_BATCH:
             raise ProtocolError(f"since must be >= 0 and limit from 1 to {MAX_BATCH}")
         oldest, last = await self.authority.store.read(lambda txn: txn.seq_range())
-        if since < last and oldest > since + 1:
-            return _msgpack({"dump": True, "oldest": oldest, "last": last})
         changes = await self.authority.store.changes_since(since, limit)
+        behind_pruned = since < last and (
+            oldest > since + 1 or (changes and changes[0].seq != since + 1)
+        )
+        if behind_pruned or since > last:
+            # pruned past the mirror, or a primary whose log restarted (restored, re-made):
+            # either way the mirror's position means nothing here, so it takes a full copy
+            return _msgpack({"dump": True, "oldest": oldest, "last": last})
         return _msgpack(
             {
                 "last": last,

@@ -18,10 +18,12 @@ from typing import Any
 
 from resolver import values as hv
 from resolver.errors import InvalidValue, ProtocolError
+from resolver.numbers import is_decimal
 from resolver.typed_data import AdminRef, SiteInfo, VList, pubkey_from_jwk, pubkey_to_json, unb64
 
 MAX_TYPE_LENGTH = 128
 MAX_TTL = 0x7FFFFFFF
+MAX_UNIX_TIME = 0xFFFFFFFF
 MAX_REFERENCES = 64
 
 _STRUCTURED: dict[str, type[AdminRef] | type[VList] | type[SiteInfo]] = {
@@ -132,20 +134,28 @@ def value_to_json(v: hv.HandleValue) -> dict[str, Any]:
 def _ttl_from_json(obj: Any) -> tuple[int, int]:
     if obj is None:
         return hv.DEFAULT_TTL, hv.TTL_RELATIVE
-    if isinstance(obj, str) and not obj.strip().isdigit():
-        try:
-            when = datetime.fromisoformat(obj.replace("Z", "+00:00"))
-        except ValueError as exc:
-            raise InvalidValue("ttl must be seconds or an ISO-8601 time") from exc
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        return int(when.timestamp()), hv.TTL_ABSOLUTE
+    if isinstance(obj, str) and not is_decimal(obj.strip()):
+        return _unix_time(obj, "ttl"), hv.TTL_ABSOLUTE
     if isinstance(obj, bool) or not isinstance(obj, int | str):
         raise InvalidValue("ttl must be seconds or an ISO-8601 time")
     ttl = int(obj)
     if not 0 <= ttl <= MAX_TTL:
         raise InvalidValue(f"ttl must be from 0 to {MAX_TTL}")
     return ttl, hv.TTL_RELATIVE
+
+
+def _unix_time(text: str, what: str) -> int:
+    """An ISO-8601 time as unix seconds, within what the wire's unsigned int4 can carry."""
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise InvalidValue(f"{what} must be seconds or an ISO-8601 time") from exc
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    seconds = int(when.timestamp())
+    if not 0 <= seconds <= MAX_UNIX_TIME:
+        raise InvalidValue(f"{what} must be between 1970 and 2106")
+    return seconds
 
 
 def value_from_json(
@@ -159,7 +169,7 @@ def value_from_json(
     if not isinstance(obj, dict):
         raise InvalidValue("each value must be a JSON object")
     index = obj.get("index")
-    if isinstance(index, str) and index.strip().isdigit():
+    if isinstance(index, str) and is_decimal(index.strip()):
         index = int(index)
     if isinstance(index, bool) or not isinstance(index, int) or not 0 < index <= 0x7FFFFFFF:
         raise InvalidValue(f"value index must be an integer from 1 to {0x7FFFFFFF}")
@@ -191,10 +201,5 @@ def value_from_json(
         references.append((ref["handle"], ref_index))
     timestamp = 0
     if keep_timestamp and isinstance(obj.get("timestamp"), str):
-        try:
-            timestamp = int(
-                datetime.fromisoformat(obj["timestamp"].replace("Z", "+00:00")).timestamp()
-            )
-        except ValueError as exc:
-            raise InvalidValue(f"value {index}: bad timestamp") from exc
+        timestamp = _unix_time(obj["timestamp"], f"value {index} timestamp")
     return hv.HandleValue(index, vtype, data, ttl, ttl_type, timestamp, perms, tuple(references))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from resolver.codes import ResponseCode
+from resolver.numbers import is_decimal
 from resolver.values import HandleValue
 
 
@@ -22,7 +23,7 @@ class Identity:
     def from_text(cls, text: str) -> Identity:
         """Parse ``300:88.118.8/ADMIN``; a missing or non-numeric index means 0 (any index)."""
         head, sep, tail = text.partition(":")
-        if sep and head.isdigit():
+        if sep and is_decimal(head):
             return cls(tail, int(head))
         return cls(text, 0)
 

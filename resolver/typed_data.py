@@ -16,6 +16,7 @@ from typing import Any
 
 from resolver import wirebase as wb
 from resolver.errors import InvalidValue, ProtocolError
+from resolver.numbers import is_decimal
 
 MAX_LIST = 10_000
 
@@ -59,7 +60,7 @@ def unb64(text: Any, what: str) -> bytes:
 def _int_from_json(obj: Any, what: str, lo: int = 0, hi: int = 0x7FFFFFFF) -> int:
     if isinstance(obj, bool):
         raise InvalidValue(f"{what} must be an integer")
-    if isinstance(obj, str) and obj.strip().isdigit():
+    if isinstance(obj, str) and is_decimal(obj.strip()):
         obj = int(obj)
     if not isinstance(obj, int) or not lo <= obj <= hi:
         raise InvalidValue(f"{what} must be an integer from {lo} to {hi}")

@@ -17,6 +17,7 @@ import aiohttp
 
 from resolver.codes import ResponseCode as RC
 from resolver.errors import (
+    InvalidValue,
     NotResponsible,
     ProtocolError,
     TieridError,
@@ -71,15 +72,21 @@ class UpstreamStats:
 def _answer_from_json(body: Any, asked: str) -> Answer:
     if not isinstance(body, dict) or not isinstance(body.get("responseCode"), int):
         raise ProtocolError("upstream answer is not a Handle JSON response")
-    rc = RC(body["responseCode"])
+    try:
+        rc = RC(body["responseCode"])
+    except ValueError as exc:
+        raise ProtocolError(f"upstream sent response code {body['responseCode']!r}") from exc
     if rc not in (RC.SUCCESS, RC.VALUES_NOT_FOUND, RC.PREFIX_REFERRAL, RC.SERVICE_REFERRAL):
         raise error_for(rc, str(body.get("message", "")), asked)
     raw = body.get("values", [])
     if not isinstance(raw, list):
         raise ProtocolError("upstream values are not a list")
-    values: list[HandleValue] = [
-        value_from_json(v, max_data_bytes=1 << 20, keep_timestamp=True) for v in raw
-    ]
+    try:
+        values: list[HandleValue] = [
+            value_from_json(v, max_data_bytes=1 << 20, keep_timestamp=True) for v in raw
+        ]
+    except InvalidValue as exc:
+        raise ProtocolError(f"upstream sent an invalid value: {exc.message}") from exc
     referral = body.get("referralHandle")
     return Answer(asked, values, rc, referral if isinstance(referral, str) else None)
 
@@ -124,7 +131,7 @@ class Upstream:
         ) as resp:
             try:
                 body = await resp.json(content_type=None)
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:
                 raise ProtocolError(f"{url} answered HTTP {resp.status} without JSON") from exc
         return _answer_from_json(body, query.handle)
 

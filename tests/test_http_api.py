@@ -293,3 +293,42 @@ def test_pretty_output_is_the_same_json(node: NodeProcess, pumps: requests.Sessi
     plain = requests.get(node.api("88.118.8/PRETTY"))
     pretty = requests.get(node.api("88.118.8/PRETTY"), params={"pretty": ""})
     assert "\n" in pretty.text and json.loads(pretty.text) == plain.json()
+
+
+def test_hostile_numbers_and_nesting_are_clear_errors(
+    node: NodeProcess, pumps: requests.Session
+) -> None:
+    url = node.api("88.118.8/HOSTILE")
+    cases = [
+        (dict(json=[{"index": "²", "type": "URL", "data": "x"}]), 400, 202),
+        (dict(json=[{"index": 1, "type": "URL", "data": "x", "ttl": "²"}]), 400, 202),
+        (
+            dict(
+                json=[{"index": 1, "type": "URL", "data": "x", "ttl": "9999-12-31T23:59:59-14:00"}]
+            ),
+            400,
+            202,
+        ),
+        (dict(data="[" * 50_000, headers={"Content-Type": "application/json"}), 400, 4),
+    ]
+    for kwargs, status, rc in cases:
+        r = pumps.put(url, **kwargs)
+        assert (r.status_code, r.json()["responseCode"]) == (status, rc), r.text
+    assert requests.get(url).status_code == 404
+    for params in ({"index": "²"}, {"index": "9" * 40}):
+        r = requests.get(node.api("88.118.8/ANY"), params=params)
+        assert (r.status_code, r.json()["responseCode"]) == (400, 4)
+    r = pumps.get(
+        f"{node.url}/api/handles", params={"prefix": "88.118.8", "page": "0", "pageSize": "9" * 20}
+    )
+    assert (r.status_code, r.json()["responseCode"]) == (400, 4)
+
+
+def test_a_mirror_ahead_of_the_log_is_told_to_take_a_full_copy(node: NodeProcess) -> None:
+    import msgpack
+
+    op = node.session(node.operator)
+    body = msgpack.unpackb(op.get(f"{node.url}/api/changes", params={"since": "1000000"}).content)
+    assert body["dump"] is True
+    r = requests.get(f"{node.url}/api/changes")
+    assert (r.status_code, r.json()["responseCode"]) == (401, 402)

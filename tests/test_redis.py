@@ -245,4 +245,6 @@ def test_malformed_shared_entries_are_misses(shared: Shared) -> None:
     client.set(ns + "88.118.8/GARBLED-2", b"\x93\x01\x02\x03")  # a 3-element array
     for handle in ("88.118.8/GARBLED-1", "88.118.8/GARBLED-2"):
         r = requests.get(shared.resolvers[1].api(handle), timeout=5)
-        assert r.status_code == 200 and r.json()["values"][0]["data"]["value"].startswith("https://")
+        assert r.status_code == 200 and r.json()["values"][0]["data"]["value"].startswith(
+            "https://"
+        )

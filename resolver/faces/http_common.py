@@ -30,6 +30,7 @@ from resolver.errors import (
 )
 from resolver.handle import strip_scheme
 from resolver.message import Credentials, Identity
+from resolver.numbers import is_decimal
 
 log = logging.getLogger("tierid.http")
 
@@ -72,20 +73,24 @@ def int_params(request: web.Request, name: str) -> tuple[int, ...]:
     out = []
     for text in request.query.getall(name, []):
         for part in text.split(","):
-            if not part.strip().isdigit():
+            if not is_decimal(part.strip()) or len(part.strip()) > 10:
                 raise ProtocolError(f"{name} must be a non-negative integer, not {part!r}")
             out.append(int(part))
     return tuple(out)
 
 
-def int_param(request: web.Request, name: str, default: int) -> int:
+def int_param(request: web.Request, name: str, default: int, maximum: int = 0x7FFFFFFF) -> int:
+    """An integer parameter from -1 to ``maximum`` (beyond: RC 4, not an overflow later)."""
     text = request.query.get(name)
     if text is None:
         return default
     try:
-        return int(text)
+        value = int(text)
     except ValueError as exc:
         raise ProtocolError(f"{name} must be an integer") from exc
+    if not -1 <= value <= maximum:
+        raise ProtocolError(f"{name} must be from -1 to {maximum}")
+    return value
 
 
 def parse_basic(header: str) -> Credentials:
@@ -154,6 +159,8 @@ async def json_body(request: web.Request) -> Any:
         return json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ProtocolError(f"request body is not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise ProtocolError("request body is nested too deeply") from exc
 
 
 def error_response(err: TieridError, request: web.Request) -> web.Response:
