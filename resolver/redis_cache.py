@@ -41,9 +41,9 @@ class RedisStats:
     invalidations: int = 0
 
 
-def _entry(blob: bytes | None) -> tuple | None:
+def _entry(blob: bytes | str | None) -> tuple | None:
     """A stored entry, or None if absent or not of the expected shape (never trusted)."""
-    if blob is None:
+    if not isinstance(blob, bytes):
         return None
     try:
         entry = msgpack.unpackb(blob, raw=False)
