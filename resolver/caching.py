@@ -254,13 +254,18 @@ class CachingResolver:
     async def flush(
         self, *, handle: str | None = None, prefix: str | None = None, negative_only: bool = False
     ) -> int:
-        """Drop entries: one handle, a prefix subtree, only negative ones, or everything."""
+        """Drop entries: one handle, a prefix subtree, only negative ones, or everything,
+        here and in the shared cache (whose invalidations reach every other resolver).
+        :returns: how many entries were dropped from L1 and L2 together."""
         if handle is not None:
-            if self.l2 is not None:  # shared: drop it there and in every other resolver
-                await self.l2.invalidate([normalise(handle)])
-            return 1 if self.l1.pop(normalise(handle)) is not None else 0
+            dropped = 0
+            if self.l2 is not None:
+                dropped += await self.l2.invalidate([normalise(handle)])
+            return dropped + (1 if self.l1.pop(normalise(handle)) is not None else 0)
         wanted = normalise(prefix) if prefix else None
         dropped = 0
+        if self.l2 is not None:
+            dropped += await self.l2.flush(wanted, negative_only=negative_only)
         for entry in self.l1.entries():
             if negative_only and entry.kind != NEGATIVE:
                 continue

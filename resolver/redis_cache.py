@@ -189,18 +189,52 @@ class RedisCache:
 
     # --- invalidation ---------------------------------------------------------------------
 
-    async def invalidate(self, handle_keys: list[str]) -> None:
-        """Drop shared entries and tell every subscriber to drop its own (authority side)."""
+    async def invalidate(self, handle_keys: list[str]) -> int:
+        """Drop shared entries and tell every subscriber to drop its own (an authority's
+        writes, an operator's flush). :returns: how many shared entries existed."""
         if self._redis is None or not handle_keys:
-            return
+            return 0
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
                 pipe.delete(*[self.key(k) for k in handle_keys])
                 for k in handle_keys:
                     pipe.publish(self.channel, k)
-                await asyncio.wait_for(pipe.execute(), self.timeout)
+                results = await asyncio.wait_for(pipe.execute(), self.timeout)
         except (RedisError, OSError, TimeoutError) as exc:
             self._failed(exc)
+            return 0
+        return int(results[0])
+
+    async def flush(self, prefix: str | None, *, negative_only: bool = False) -> int:
+        """Drop shared entries under ``prefix`` (its handles and its sub-prefixes' handles;
+        all when None), or only "not found" ones, and publish their invalidations.
+        :returns: how many were dropped."""
+        if self._redis is None:
+            return 0
+        base = f"{self.namespace}:a:"
+        patterns = [f"{base}*"] if prefix is None else [f"{base}{prefix}/*", f"{base}{prefix}.*"]
+        dropped = 0
+        try:
+            for pattern in patterns:
+                batch: list[bytes] = []
+                async for key in self._redis.scan_iter(match=pattern, count=500):
+                    batch.append(key)
+                    if len(batch) >= 500:
+                        dropped += await self._drop(batch, base, negative_only)
+                        batch = []
+                if batch:
+                    dropped += await self._drop(batch, base, negative_only)
+        except (RedisError, OSError, TimeoutError) as exc:
+            self._failed(exc)
+        return dropped
+
+    async def _drop(self, keys: list[bytes], base: str, negative_only: bool) -> int:
+        assert self._redis is not None
+        if negative_only:
+            blobs = await self._redis.mget(keys)
+            keys = [k for k, b in zip(keys, blobs, strict=True) if (_entry(b) or (0,))[0] == 2]
+        names = [k.decode()[len(base) :] for k in keys]
+        return await self.invalidate(names) if names else 0
 
     async def follow(self, drop: Callable[[str], None], reset: Callable[[], None]) -> None:
         """Apply invalidations as they come (resolver side). After a lost subscription the

@@ -107,8 +107,16 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shared]:
         enterprise = NodeProcess(root / "ent", prefix="88.118.8", extra=cache)
         nodes.append(enterprise)
         province.delegate("88.118.8", enterprise)
+        for r in ("r1", "r2"):
+            (root / r / "op.token").write_text("op-token")
         resolvers = [
-            NodeProcess(root / r, prefix=None, roots=[province.url], extra=cache)
+            NodeProcess(
+                root / r,
+                prefix=None,
+                roots=[province.url],
+                extra=cache,
+                node_options='operator_token_file = "op.token"',
+            )
             for r in ("r1", "r2")
         ]
         nodes += resolvers
@@ -248,3 +256,31 @@ def test_malformed_shared_entries_are_misses(shared: Shared) -> None:
         assert r.status_code == 200 and r.json()["values"][0]["data"]["value"].startswith(
             "https://"
         )
+
+
+def test_an_operator_flush_reaches_redis_and_every_resolver(shared: Shared) -> None:
+    r1, r2 = shared.resolvers
+    admin = {"Authorization": "Bearer op-token"}
+    client = redis.Redis(port=shared.redis.port)
+    for name in ("FLUSH-A", "FLUSH-B"):
+        shared.put(f"88.118.8/{name}", "https://pumps.example/f")
+        for r in (r1, r2):
+            assert requests.get(r.api(f"88.118.8/{name}")).status_code == 200
+    assert requests.get(r1.api("88.118.8/FLUSH-GONE")).status_code == 404
+    ns = f"t{shared.redis.port}:a:"
+    assert client.exists(ns + "88.118.8/FLUSH-A", ns + "88.118.8/FLUSH-GONE") == 2
+
+    flushed = requests.delete(f"{r1.url}/api/cache", params={"negative": "true"}, headers=admin)
+    assert flushed.json()["flushed"] >= 1
+    assert not client.exists(ns + "88.118.8/FLUSH-GONE") and client.exists(ns + "88.118.8/FLUSH-A")
+    listing = requests.get(f"{r1.url}/api/cache", params={"negative": "true"}, headers=admin)
+    assert listing.json()["count"] == 0
+
+    requests.delete(f"{r1.url}/api/cache", params={"prefix": "88.118"}, headers=admin)
+    assert not client.exists(ns + "88.118.8/FLUSH-A", ns + "88.118.8/FLUSH-B")
+
+    def r2_forgot() -> bool:
+        listing = requests.get(f"{r2.url}/api/cache", params={"prefix": "88.118.8"}, headers=admin)
+        return not any(e["handle"].startswith("88.118.8/FLUSH-") for e in listing.json()["entries"])
+
+    eventually(r2_forgot, seconds=3)
