@@ -26,7 +26,13 @@ from resolver.caching import CachingResolver
 from resolver.errors import NotResponsible
 from resolver.faces.cache_admin import CacheAdminRoutes
 from resolver.faces.http import ResolutionRoutes
-from resolver.faces.http_common import AUTHENTICATE, INSECURE_AUTH, error_middleware
+from resolver.faces.http_common import (
+    AUTHENTICATE,
+    COUNTERS,
+    INSECURE_AUTH,
+    Counters,
+    edge_middleware,
+)
 from resolver.lru import hit_body
 from resolver.message import Answer, Identity, Query
 from resolver.redis_cache import RedisCache
@@ -34,7 +40,7 @@ from resolver.upstream import Upstream
 from resolver.walker import Walker
 from tierid.config import Config
 from tierid.metrics import Metrics
-from tierid.status import Counters, StatusRoutes
+from tierid.status import StatusRoutes
 
 AUTHORITY = web.AppKey("authority", Authority)
 
@@ -106,11 +112,8 @@ def _resolution(
 
 
 def make_app(config: Config) -> web.Application:
-    app = web.Application(
-        middlewares=[error_middleware], client_max_size=config.http.max_body_bytes
-    )
-    counters = Counters()
-    app.middlewares.insert(0, _edge(counters))
+    app = web.Application(middlewares=[edge_middleware], client_max_size=config.http.max_body_bytes)
+    counters = app[COUNTERS] = Counters()
     app[_TASKS] = []
     store = SQLiteStore(config.storage_path, changelog_keep=config.node.changelog_keep)
     _managed(app, store.open, store.close)
@@ -145,13 +148,14 @@ def make_app(config: Config) -> web.Application:
     app[INSECURE_AUTH] = config.http.allow_insecure_auth
 
     lookups = _resolution(app, config, authority, shared)
+    # the lookup route first: the router tries routes in order, and it is the hot one
+    routes = ResolutionRoutes(lookups.resolve, lookups.fast_hit, lookups.shared_hit)
+    routes.add_to(app)
     roles = ["mirror" if mirror else "authority"] + (["resolver"] if lookups.walker else [])
     StatusRoutes(
         config.node.name, authority, lookups.walker, mirror, lookups.cache, counters, roles
     ).add_to(app)
     ReplicationRoutes(authority).add_to(app)
-    routes = ResolutionRoutes(lookups.resolve, lookups.fast_hit, lookups.shared_hit)
-    routes.add_to(app)
     AdminRoutes(authority).add_to(app)
     routes.add_proxy_to(app)
     Metrics(counters, authority, lookups.walker, lookups.cache, shared).add_to(app)
@@ -189,24 +193,6 @@ def _fast_hit(cache: CachingResolver, handle: str) -> bytes | None:
     if body is not None:
         cache.stats.hits += 1
     return body
-
-
-def _edge(counters: Counters) -> Callable[..., Awaitable[web.StreamResponse]]:
-    """The outermost middleware: counts requests, and adds CORS as Handle.Net enables it
-    (any origin, no credentials: browsers authenticate with headers). One layer, since
-    every request, cache hits included, passes through it."""
-
-    @web.middleware
-    async def edge(
-        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-    ) -> web.StreamResponse:
-        counters.requests += 1
-        response = await handler(request)
-        if request.path.startswith("/api/"):
-            response.headers.setdefault("Access-Control-Allow-Origin", "*")
-        return response
-
-    return edge
 
 
 def ssl_context(config: Config) -> ssl.SSLContext | None:

@@ -8,9 +8,9 @@ from aiohttp import web
 
 from registry.authority import Authority
 from resolver.caching import CachingResolver
+from resolver.faces.http_common import Counters
 from resolver.redis_cache import RedisCache
 from resolver.walker import Walker
-from tierid.status import Counters
 
 
 def _escape(value: str) -> str:

@@ -6,21 +6,15 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 
 from aiohttp import web
 
 from registry.authority import Authority
 from registry.mirror import Mirror
 from resolver.caching import CachingResolver
-from resolver.faces.http_common import json_response
+from resolver.faces.http_common import Counters, json_response
 from resolver.walker import Walker
-
-
-@dataclass
-class Counters:
-    started: float = field(default_factory=time.time)
-    requests: int = 0
 
 
 class StatusRoutes:

@@ -12,7 +12,9 @@ import base64
 import binascii
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
@@ -170,11 +172,36 @@ def error_response(err: TieridError, request: web.Request) -> web.Response:
     return resp
 
 
+@dataclass
+class Counters:
+    """What the HTTP edge counts (shown by /api/status and /metrics)."""
+
+    started: float = field(default_factory=time.time)
+    requests: int = 0
+
+
+#: app key holding the node's :class:`Counters`
+COUNTERS = web.AppKey("counters", Counters)
+
+
 @web.middleware
-async def error_middleware(
+async def edge_middleware(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
-    """The only place HTTP errors are made: typed errors to Handle JSON, the rest to 500."""
+    """The one middleware every request, cache hits included, passes through: it counts
+    requests, adds CORS to API answers as Handle.Net does (any origin, no credentials:
+    browsers authenticate with headers), and is the only place HTTP errors are made (typed
+    errors to Handle JSON, anything else to a 500 without details)."""
+    request.app[COUNTERS].requests += 1
+    response = await _handle_errors(request, handler)
+    if request.raw_path.startswith("/api/"):
+        response.headers.setdefault("Access-Control-Allow-Origin", "*")
+    return response
+
+
+async def _handle_errors(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
     try:
         return await handler(request)
     except TieridError as err:
