@@ -120,8 +120,9 @@ class Walker:
         if endpoints is not None:
             try:
                 return await self._follow(endpoints, prefix, query, prefix)
-            except NotResponsible:
-                # the prefix moved or was unhomed: forget where it was and walk again
+            except (NotResponsible, RecursionTooDeep):
+                # the prefix moved or was unhomed (the old node disowns it or refers back to
+                # itself): forget where it was and walk again from the registries
                 self.handle_sites.pop(normalise(prefix))
         na = prefix_record(prefix)
         record = await self._follow(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import requests
@@ -221,3 +222,23 @@ def test_a_node_cannot_redirect_prefixes_it_does_not_serve(fed: Federation) -> N
     finally:
         rogue.terminate()
         rogue.wait(10)
+
+
+def test_a_moved_prefix_is_found_again(fed: Federation, tmp_path: Path) -> None:
+    """The pump maker moves 88.118.8 to a new node. Its old node, which the resolver knew,
+    no longer homes it and only refers back to itself; the resolver forgets the old place
+    and walks the tiers again instead of failing. (Runs last: it moves a module prefix.)"""
+    assert requests.get(fed.resolver.api("88.118.8/PUMP-1")).json()["responseCode"] == 1
+    new_home = NodeProcess(tmp_path, prefix="88.118.8")
+    try:
+        new_home.session(new_home.operator).put(new_home.api("88.118.8/PUMP-MOVED"), json=PUMP)
+        fed.province.delegate("88.118.8", new_home)
+        unhome = fed.pumps.session(fed.pumps.operator).delete(
+            f"{fed.pumps.url}/api/prefixes/88.118.8"
+        )
+        assert unhome.status_code == 200
+        r = requests.get(fed.resolver.api("88.118.8/PUMP-MOVED"))
+        assert (r.status_code, r.json()["responseCode"]) == (200, 1)
+        assert fed.resolver.status()["resolver"]["knownPrefixes"]["88.118.8"] == [new_home.url]
+    finally:
+        new_home.stop()
