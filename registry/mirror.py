@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,7 +70,6 @@ class Mirror:
         self.applied_seq = 0
         self.connected = False
         self.last_error = ""
-        self.last_contact = 0.0
         self.full_copies = 0
 
     async def _get(self, session: aiohttp.ClientSession, path: str, params: dict) -> Any:
@@ -132,7 +130,6 @@ class Mirror:
                 try:
                     more = await self.sync_once(session)
                     self.connected, self.last_error, backoff = True, "", poll
-                    self.last_contact = time.time()
                     if more:
                         continue
                 except asyncio.CancelledError:

@@ -141,6 +141,14 @@ class CachingResolver:
             return self._answer(query, (stale.kind, stale.value, stale.body_tail), stale=True)
         return self._answer(query, cached, stale=False)
 
+    def local_hit(self, handle: str) -> bytes | None:
+        """The HTTP fast path's first step: a fresh positive answer from L1 as ready bytes
+        (the caller's spelling spliced in), or None."""
+        body = hit_body(self.l1, handle, self.clock())
+        if body is not None:
+            self.stats.hits += 1
+        return body
+
     async def shared_hit(self, handle: str) -> bytes | None:
         """The HTTP fast path's second step: a fresh positive answer from L2 as ready bytes
         (it is kept in L1 too), or None to take the ordinary path."""

@@ -34,8 +34,6 @@ MAX_BATCH = 256
 
 @dataclass
 class RedisStats:
-    hits: int = 0
-    misses: int = 0
     errors: int = 0
     batches: int = 0
     invalidations: int = 0
@@ -161,10 +159,6 @@ class RedisCache:
             raise
         for blob, futures in zip(raw, batch.values(), strict=True):
             entry = _entry(blob)
-            if entry is None:
-                self.stats.misses += 1
-            else:
-                self.stats.hits += 1
             for f in futures:
                 if not f.done():
                     f.set_result(entry)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import ipaddress
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import IntFlag
 from typing import Any
@@ -433,7 +432,3 @@ class SiteInfo:
             hash_option=_int_from_json(obj.get("hashOption", HASH_BY_ALL), "hashOption", 0, 255),
             hash_filter=unb64(obj["hashFilter"], "hashFilter") if obj.get("hashFilter") else b"",
         )
-
-
-def vlist_of(members: Iterable[tuple[str, int]]) -> VList:
-    return VList(tuple(members))

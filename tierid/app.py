@@ -33,7 +33,6 @@ from resolver.faces.http_common import (
     Counters,
     edge_middleware,
 )
-from resolver.lru import hit_body
 from resolver.message import Answer, Identity, Query
 from resolver.redis_cache import RedisCache
 from resolver.upstream import Upstream
@@ -63,20 +62,18 @@ def _managed(
 def _background(app: web.Application, make: Callable[[], Awaitable[None]], name: str) -> None:
     """Run a long-lived task while the app runs; cancel it when the app stops."""
 
+    running: list[asyncio.Task[None]] = []
+
     async def start() -> None:
-        app[_TASKS].append(asyncio.create_task(make(), name=name))
+        running.append(asyncio.create_task(make(), name=name))  # type: ignore[arg-type]
 
     async def stop() -> None:
-        for task in app[_TASKS]:
+        for task in running:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        app[_TASKS].clear()
 
     _managed(app, start, stop)
-
-
-_TASKS = web.AppKey("background_tasks", list)
 
 
 @dataclass
@@ -106,7 +103,7 @@ def _resolution(
         _router(authority, cache.resolve),
         walker,
         cache,
-        partial(_fast_hit, cache),
+        cache.local_hit,
         cache.shared_hit if shared is not None else None,
     )
 
@@ -114,7 +111,6 @@ def _resolution(
 def make_app(config: Config) -> web.Application:
     app = web.Application(middlewares=[edge_middleware], client_max_size=config.http.max_body_bytes)
     counters = app[COUNTERS] = Counters()
-    app[_TASKS] = []
     store = SQLiteStore(config.storage_path, changelog_keep=config.node.changelog_keep)
     _managed(app, store.open, store.close)
     shared = None
@@ -186,13 +182,6 @@ def _router(
         return answer
 
     return resolve
-
-
-def _fast_hit(cache: CachingResolver, handle: str) -> bytes | None:
-    body = hit_body(cache.l1, handle, cache.clock())
-    if body is not None:
-        cache.stats.hits += 1
-    return body
 
 
 def ssl_context(config: Config) -> ssl.SSLContext | None:
