@@ -31,7 +31,7 @@ from resolver.json_values import value_from_json, value_to_json
 from resolver.lru import NEGATIVE, POSITIVE, Entry, LRUCache, hit_body
 from resolver.message import Answer, Query
 from resolver.redis_cache import RedisCache
-from resolver.values import TTL_ABSOLUTE, TTL_RELATIVE, HandleValue, select
+from resolver.values import TTL_RELATIVE, HandleValue, lifetime, select
 
 log = logging.getLogger("tierid.cache")
 
@@ -78,11 +78,6 @@ def values_of(tail: bytes | None) -> list[HandleValue]:
     return [value_from_json(v, max_data_bytes=1 << 20, keep_timestamp=True) for v in raw]
 
 
-def _ttl(values: Sequence[HandleValue], now: float, cap: int) -> float:
-    ttls = [(v.ttl - now) if v.ttl_type == TTL_ABSOLUTE else v.ttl for v in values]
-    return max(0.0, min([cap, *ttls]))
-
-
 class CachingResolver:
     """A cache stage in front of ``upstream`` (the walk)."""
 
@@ -104,6 +99,9 @@ class CachingResolver:
         self._inflight: dict[str, asyncio.Future[Cached]] = {}
         self._invalidated_in_flight: set[str] = set()
         self._background: set[asyncio.Task[Cached]] = set()
+        #: called with a key when it is dropped (invalidated or flushed), with None when
+        #: everything is: faces that keep encoded answers drop theirs
+        self.drop_listeners: list[Callable[[str | None], None]] = []
 
     async def resolve(self, query: Query) -> Answer:
         """:raises HandleNotFound, UpstreamUnavailable, WalkTimeout, TieridError:"""
@@ -120,7 +118,8 @@ class CachingResolver:
                 self.stats.negative_hits += 1
             else:
                 self.stats.hits += 1
-            return self._answer(query, (entry.kind, entry.value, entry.body_tail), stale=False)
+            cached = (entry.kind, entry.value, entry.body_tail)
+            return self._answer(query, cached, stale=False, ttl=entry.expires - now)
         self.stats.misses += 1
         shared = await self.l2.get(key) if self.l2 is not None else None
         if shared is not None:
@@ -130,7 +129,7 @@ class CachingResolver:
             )
             if expires > now:
                 self.stats.l2_hits += 1
-                return self._answer(query, (kind, value, tail), stale=False)
+                return self._answer(query, (kind, value, tail), stale=False, ttl=expires - now)
         try:
             cached = await self._fetch(key, query.handle)
         except (UpstreamUnavailable, WalkTimeout):
@@ -139,7 +138,7 @@ class CachingResolver:
                 raise
             self.stats.stale_answers += 1
             return self._answer(query, (stale.kind, stale.value, stale.body_tail), stale=True)
-        return self._answer(query, cached, stale=False)
+        return self._answer(query, cached, stale=False, ttl=cached[1])
 
     def local_hit(self, handle: str) -> bytes | None:
         """The HTTP fast path's first step: a fresh positive answer from L1 as ready bytes
@@ -165,7 +164,9 @@ class CachingResolver:
             self.stats.l2_hits += 1
         return body
 
-    def _answer(self, query: Query, cached: Cached, *, stale: bool) -> Answer:
+    def _answer(
+        self, query: Query, cached: Cached, *, stale: bool, ttl: float | None = None
+    ) -> Answer:
         kind, value, tail = cached
         if kind == NEGATIVE:
             raise HandleNotFound(value, handle=query.handle)
@@ -175,7 +176,7 @@ class CachingResolver:
             shown = self.settings.stale_answer_ttl
             values = [replace(v, ttl=shown, ttl_type=TTL_RELATIVE) for v in values]
         rc = ResponseCode.VALUES_NOT_FOUND if stored and not values else ResponseCode.SUCCESS
-        return Answer(query.handle, values, rc, stale=stale)
+        return Answer(query.handle, values, rc, stale=stale, cache_ttl=None if stale else ttl)
 
     # --- filling -------------------------------------------------------------------------
 
@@ -218,18 +219,24 @@ class CachingResolver:
         self.l1.pop(key)
         if key in self._inflight:
             self._invalidated_in_flight.add(key)
+        self._dropped(key)
 
     def reset(self) -> None:
         """Drop everything (invalidations may have been missed)."""
         self.l1.clear()
         self._invalidated_in_flight.update(self._inflight)
+        self._dropped(None)
+
+    def _dropped(self, key: str | None) -> None:
+        for listener in self.drop_listeners:
+            listener(key)
 
     def store(
         self, key: str, values: Sequence[HandleValue], now: float, *, keep: bool = True
     ) -> Cached:
         """Keep a positive answer: only its JSON (``,"values":[...]}``) and TTL are stored,
         which is what a hit sends; filtered and stale hits decode it again."""
-        ttl = _ttl(values, now, self.settings.max_ttl)
+        ttl = lifetime(values, now, self.settings.max_ttl)
         tail = b',"values":' + dumps([value_to_json(v) for v in values]) + b"}"
         if keep:
             stale_until = now + ttl + self.settings.stale_ttl
@@ -266,10 +273,12 @@ class CachingResolver:
         here and in the shared cache (whose invalidations reach every other resolver).
         :returns: how many entries were dropped from L1 and L2 together."""
         if handle is not None:
+            key = normalise(handle)
             dropped = 0
             if self.l2 is not None:
-                dropped += await self.l2.invalidate([normalise(handle)])
-            return dropped + (1 if self.l1.pop(normalise(handle)) is not None else 0)
+                dropped += await self.l2.invalidate([key])
+            self._dropped(key)
+            return dropped + (1 if self.l1.pop(key) is not None else 0)
         wanted = normalise(prefix) if prefix else None
         dropped = 0
         if self.l2 is not None:
@@ -282,5 +291,6 @@ class CachingResolver:
                 if entry_prefix != wanted and not entry_prefix.startswith(wanted + "."):
                     continue
             self.l1.pop(entry.key)
+            self._dropped(entry.key)
             dropped += 1
         return dropped

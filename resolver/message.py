@@ -63,3 +63,6 @@ class Answer:
     referral: str | None = None
     #: served from cache after its TTL because no upstream server answered (RFC 8767)
     stale: bool = False
+    #: seconds this answer has left in the cache that gave it (None: not from a cache, or
+    #: stale); a face may keep its encoded form that long, until the cache drops the key
+    cache_ttl: float | None = None

@@ -96,3 +96,10 @@ def first_url(values: Iterable[HandleValue]) -> str | None:
             if pick(v.type):
                 return v.data.decode("utf-8", "replace")
     return None
+
+
+def lifetime(values: Iterable[HandleValue], now: float, cap: float) -> float:
+    """How long a record may be kept: its values' smallest TTL (relative, or absolute and
+    counted from ``now``), at most ``cap``, never negative."""
+    ttls = [(v.ttl - now) if v.ttl_type == TTL_ABSOLUTE else v.ttl for v in values]
+    return max(0.0, min([cap, *ttls]))

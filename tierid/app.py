@@ -25,6 +25,7 @@ from registry.storage.sqlite import SQLiteStore
 from resolver.caching import CachingResolver
 from resolver.errors import NotResponsible
 from resolver.faces.cache_admin import CacheAdminRoutes
+from resolver.faces.dns import DnsFace
 from resolver.faces.http import ResolutionRoutes
 from resolver.faces.http_common import (
     AUTHENTICATE,
@@ -42,6 +43,7 @@ from tierid.metrics import Metrics
 from tierid.status import StatusRoutes
 
 AUTHORITY = web.AppKey("authority", Authority)
+DNS_FACE = web.AppKey("dns_face", DnsFace)
 
 
 def _managed(
@@ -155,6 +157,13 @@ def make_app(config: Config) -> web.Application:
     AdminRoutes(authority).add_to(app)
     routes.add_proxy_to(app)
     Metrics(counters, authority, lookups.walker, lookups.cache, shared).add_to(app)
+    if config.dns.enabled:
+        face = app[DNS_FACE] = DnsFace(
+            lookups.resolve, config.dns, reuse_port=config.http.workers > 1
+        )
+        if lookups.cache is not None:
+            lookups.cache.drop_listeners.append(face.drop)
+        _managed(app, face.open, face.close)
     if lookups.cache is not None:
         token_file = config.node.operator_token_file
         token = config.path(token_file).read_bytes().strip() if token_file else None

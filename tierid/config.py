@@ -7,14 +7,19 @@ resolved against the configuration file's folder.
 
 from __future__ import annotations
 
+import ipaddress
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+import dns.exception
+import dns.name
+
 from registry.authority import RecordLimits
 from registry.mirror import MirrorSettings
 from resolver.caching import CacheSettings
+from resolver.faces.dns import DnsSettings
 from resolver.walker import WalkSettings
 
 
@@ -59,6 +64,7 @@ class Config:
     resolver: WalkSettings = field(default_factory=WalkSettings)
     mirror: MirrorSettings = field(default_factory=MirrorSettings)
     cache: CacheSettings = field(default_factory=CacheSettings)
+    dns: DnsSettings = field(default_factory=DnsSettings)
     #: folder that relative paths are resolved against
     base_dir: Path = Path(".")
 
@@ -85,6 +91,7 @@ _SECTIONS = {
     "resolver": WalkSettings,
     "mirror": MirrorSettings,
     "cache": CacheSettings,
+    "dns": DnsSettings,
 }
 
 
@@ -126,9 +133,24 @@ def from_mapping(raw: dict[str, Any], base_dir: Path) -> Config:
         raise ConfigError("a mirror runs one process: http.workers must be 1")
     if config.mirror.primary and not (config.mirror.identity and config.mirror.secret_file):
         raise ConfigError("mirror.primary needs mirror.identity and mirror.secret_file")
+    if config.dns.enabled:
+        _check_dns(config.dns)
     if bool(config.http.tls_cert) != bool(config.http.tls_key):
         raise ConfigError("http.tls_cert and http.tls_key must be set together")
     return config
+
+
+def _check_dns(settings: DnsSettings) -> None:
+    try:
+        zone = dns.name.from_text(settings.zone)
+        dns.name.from_text(settings.nameserver)
+        ipaddress.ip_address(settings.nameserver_address)
+    except (ValueError, dns.exception.DNSException) as exc:
+        raise ConfigError(f"[dns]: {exc}") from exc
+    if zone == dns.name.root:
+        raise ConfigError("dns.zone must not be the root")
+    if not 512 <= settings.max_udp_payload <= 65535:
+        raise ConfigError("dns.max_udp_payload must be from 512 to 65535")
 
 
 def load(path: str | Path) -> Config:

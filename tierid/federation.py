@@ -42,6 +42,7 @@ class NodeSpec:
     hosts: tuple[str, ...] = ()
     mirror_of: str = ""
     roots: tuple[str, ...] = ()
+    dns_port: int = 0
 
     @property
     def url(self) -> str:
@@ -142,6 +143,8 @@ def node_config(fed: Federation, node: NodeSpec) -> str:
     if node.roots:
         roots = [fed.node(r).url for r in node.roots]
         lines += ["", "[resolver]", "enabled = true", f"roots = {json.dumps(roots)}"]
+    if node.dns_port:
+        lines += ["", "[dns]", "enabled = true", f'host = "{HOST}"', f"port = {node.dns_port}"]
     return "\n".join(lines) + "\n"
 
 

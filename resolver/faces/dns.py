@@ -1,0 +1,419 @@
+"""The DNS face: identifiers answered over DNS, from the same resolver and caches as HTTP.
+
+The face is authoritative for one zone (``[dns] zone``). A name under it is an identifier's
+name (:mod:`resolver.dns_names`); its NAPTR, URI and TXT data come from the record's public
+values (:mod:`resolver.faces.dns_records`), found by the same walk and caches as every other
+face. The zone apex has SOA and NS, and the name server's own name (when inside the zone)
+its address.
+
+Answers follow what stock resolvers expect: AA set, RA clear; an unknown identifier is
+NXDOMAIN with the SOA in the authority section (its minimum and TTL are the negative-cache
+lifetime, RFC 2308), a name with no data of the asked type is NOERROR with the SOA;
+other zones and classes are REFUSED, other opcodes NOTIMP, EDNS versions above 0 BADVERS,
+malformed queries FORMERR (or dropped when not even the header is whole). ANY is answered
+minimally with the NAPTR set (RFC 8482). A UDP answer never exceeds 512 bytes, or the
+client's EDNS size capped by ``max_udp_payload``; a larger one is truncated (TC set) so the
+client retries over TCP. Stale answers carry Extended DNS Error 3 (RFC 8914), and errors an
+EDE with their message.
+
+Parsing and building go through dnspython; repeated questions are answered from stored wire
+bytes (:mod:`resolver.faces.dns_hot`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import dns.edns
+import dns.exception
+import dns.flags
+import dns.message
+import dns.name
+import dns.opcode
+import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
+import dns.rrset
+from dns.rdtypes.ANY.NS import NS
+from dns.rdtypes.ANY.SOA import SOA
+from dns.rdtypes.IN.A import A
+from dns.rdtypes.IN.AAAA import AAAA
+
+from resolver.dns_names import handle_for, name_for
+from resolver.errors import HandleNotFound, InvalidHandle, TieridError, dns_rcode
+from resolver.faces import dns_records
+from resolver.faces.dns_hot import HotAnswers
+from resolver.handle import normalise
+from resolver.message import Answer, Query
+from resolver.values import lifetime
+
+log = logging.getLogger("tierid.dns")
+
+Resolve = Callable[[Query], Awaitable[Answer]]
+
+IN = dns.rdataclass.IN
+#: longest TTL given to data that did not come from a cache (an authority's own records)
+MAX_TTL = 86400
+#: TTL of the zone's own SOA, NS and address records
+ZONE_TTL = 3600
+_HEADER = 12
+_TCP_MAX_PENDING = 64
+
+
+@dataclass(frozen=True, slots=True)
+class DnsSettings:
+    """Config section ``[dns]``."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = 5300
+    zone: str = "id.tierid.test."
+    nameserver: str = "ns.id.tierid.test."
+    nameserver_address: str = "127.0.0.1"
+    negative_ttl: int = 30
+    max_udp_payload: int = 1232
+    max_pending: int = 2000
+    tcp_idle_timeout_s: int = 10
+    hot_answers: int = 100_000
+
+
+@dataclass
+class DnsStats:
+    queries: int = 0
+    hot_answers: int = 0
+    truncated: int = 0
+    dropped: int = 0
+    malformed: int = 0
+    refused: int = 0
+    errors: int = 0
+
+
+class Responder:
+    """Turns a query's wire bytes into the response's, answering from ``resolve``."""
+
+    def __init__(self, resolve: Resolve, settings: DnsSettings, stats: DnsStats) -> None:
+        self.resolve = resolve
+        self.settings = settings
+        self.stats = stats
+        self.zone = dns.name.from_text(settings.zone)
+        self.nameserver = dns.name.from_text(settings.nameserver)
+        self.hot = HotAnswers(settings.hot_answers, settings.max_udp_payload)
+        address = ipaddress.ip_address(settings.nameserver_address)
+        address_type = dns.rdatatype.A if address.version == 4 else dns.rdatatype.AAAA
+        self._address = (
+            address_type,
+            (A if address.version == 4 else AAAA)(IN, address_type, str(address)),
+        )
+        self._soa = SOA(
+            IN,
+            dns.rdatatype.SOA,
+            self.nameserver,
+            dns.name.Name((b"hostmaster",) + self.zone.labels),
+            int(time.time()) & 0x7FFFFFFF,
+            ZONE_TTL,
+            ZONE_TTL // 6,
+            14 * 86400,
+            settings.negative_ttl,
+        )
+
+    def _limit(self, query: dns.message.Message, tcp: bool) -> int:
+        if tcp:
+            return 65535
+        if query.edns < 0:
+            return 512
+        return max(512, min(query.payload, self.settings.max_udp_payload))
+
+    async def respond(self, wire: bytes, *, tcp: bool = False) -> bytes | None:
+        """The response to send, or None to send nothing (not a query at all)."""
+        self.stats.queries += 1
+        try:
+            query = dns.message.from_wire(wire)
+        except dns.message.ShortHeader:
+            self.stats.malformed += 1
+            return None
+        except Exception:  # every way dnspython can reject a packet
+            self.stats.malformed += 1
+            return _formerr(wire)
+        if query.flags & dns.flags.QR:
+            return None
+        response = dns.message.make_response(
+            query, our_payload=self.settings.max_udp_payload, pad=0
+        )
+        if query.ednsflags & dns.flags.DO:
+            response.ednsflags |= dns.flags.DO
+        cache_for = None
+        if query.opcode() != dns.opcode.QUERY:
+            response.set_rcode(dns.rcode.NOTIMP)
+        elif len(query.question) != 1:
+            self.stats.malformed += 1
+            response.set_rcode(dns.rcode.FORMERR)
+        elif query.edns > 0:
+            response.use_edns(0, response.ednsflags, self.settings.max_udp_payload)
+            response.set_rcode(dns.rcode.BADVERS)
+        else:
+            cache_for = await self._answer(query.question[0], response)
+        try:
+            out = response.to_wire(max_size=self._limit(query, tcp), prefer_truncation=True)
+        except dns.exception.TooBig:
+            out = _header_only(wire, dns.rcode.SERVFAIL)
+        if out[2] & dns.flags.TC:
+            self.stats.truncated += 1
+        elif cache_for is not None:
+            self.hot.store(wire, out, *cache_for)
+        return out
+
+    async def _answer(
+        self, question: dns.rrset.RRset, response: dns.message.Message
+    ) -> tuple[str, float] | None:
+        """Fill ``response``. :returns: the cache key and lifetime when it may be reused."""
+        qname, rdtype = question.name, question.rdtype
+        if question.rdclass != IN or not qname.is_subdomain(self.zone):
+            self.stats.refused += 1
+            response.set_rcode(dns.rcode.REFUSED)
+            return None
+        response.flags |= dns.flags.AA
+        if qname == self.zone or qname == self.nameserver:
+            self._zone_data(qname, rdtype, response)
+            return None
+        try:
+            handle = handle_for(qname, self.zone)
+        except InvalidHandle:
+            self._negative(response, dns.rcode.NXDOMAIN)
+            return None
+        try:
+            answer = await self.resolve(Query(handle))
+        except HandleNotFound:
+            self._negative(response, dns.rcode.NXDOMAIN)
+            return None
+        except TieridError as err:
+            self.stats.errors += 1
+            response.set_rcode(dns.rcode.from_text(dns_rcode(err.rc)))
+            self._extended_error(response, dns.edns.EDECode.OTHER, err.message)
+            return None
+        if rdtype == dns.rdatatype.ANY:
+            rdtype = dns.rdatatype.NAPTR
+        data = []
+        if rdtype in dns_records.TYPES:
+            data = dns_records.rdatas(rdtype, answer.values, self._alias_name)
+        if answer.cache_ttl is not None:
+            ttl = answer.cache_ttl
+        else:
+            ttl = lifetime(answer.values, time.time(), MAX_TTL)
+        if data:
+            rrset = response.find_rrset(response.answer, qname, IN, rdtype, create=True)
+            for rd in data:
+                rrset.add(rd, int(ttl))
+        else:
+            self._negative(response, dns.rcode.NOERROR)
+        if answer.stale:
+            self._extended_error(response, dns.edns.EDECode.STALE_ANSWER)
+            return None
+        return (normalise(handle), ttl) if answer.cache_ttl is not None else None
+
+    def _zone_data(self, qname: dns.name.Name, rdtype: int, response: dns.message.Message) -> None:
+        if qname == self.zone and rdtype in (dns.rdatatype.SOA, dns.rdatatype.ANY):
+            rdata, rdtype = self._soa, dns.rdatatype.SOA
+        elif qname == self.zone and rdtype == dns.rdatatype.NS:
+            rdata = NS(IN, dns.rdatatype.NS, self.nameserver)
+        elif qname == self.nameserver and rdtype in (self._address[0], dns.rdatatype.ANY):
+            rdtype, rdata = self._address
+        else:
+            self._negative(response, dns.rcode.NOERROR)
+            return
+        rrset = response.find_rrset(response.answer, qname, IN, rdtype, create=True)
+        rrset.add(rdata, ZONE_TTL)
+
+    def _negative(self, response: dns.message.Message, rcode: dns.rcode.Rcode) -> None:
+        """NXDOMAIN or NODATA: the SOA goes in the authority section (RFC 2308)."""
+        response.set_rcode(rcode)
+        soa = response.find_rrset(response.authority, self.zone, IN, dns.rdatatype.SOA, create=True)
+        soa.add(self._soa, self.settings.negative_ttl)
+
+    def _alias_name(self, target: str) -> dns.name.Name | None:
+        try:
+            return name_for(target, self.zone)
+        except InvalidHandle:
+            return None
+
+    @staticmethod
+    def _extended_error(
+        response: dns.message.Message, code: dns.edns.EDECode, text: str | None = None
+    ) -> None:
+        if response.edns >= 0:
+            option = dns.edns.EDEOption(code, text[:200] if text else None)
+            response.use_edns(
+                0, response.ednsflags, response.payload, options=[*response.options, option]
+            )
+
+
+def _header_only(wire: bytes, rcode: int) -> bytes:
+    """A bare response header: the query's id and opcode, no sections."""
+    flags = 0x80 | (wire[2] & 0x79)
+    return wire[:2] + bytes((flags, rcode & 0x0F)) + bytes(8)
+
+
+def _formerr(wire: bytes) -> bytes | None:
+    if len(wire) < _HEADER or wire[2] & 0x80:
+        return None
+    return _header_only(wire, dns.rcode.FORMERR)
+
+
+class _UdpProtocol(asyncio.DatagramProtocol):
+    def __init__(self, face: DnsFace) -> None:
+        self.face = face
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple) -> None:
+        out = self.face.responder.hot.answer(data)
+        if out is not None:
+            self.face.stats.queries += 1
+            self.face.stats.hot_answers += 1
+            self.transport.sendto(out, addr)  # type: ignore[union-attr]
+            return
+        self.face.spawn(self._full(data, addr))
+
+    async def _full(self, data: bytes, addr: tuple) -> None:
+        out = await self.face.responder.respond(data)
+        if out is not None and self.transport is not None and not self.transport.is_closing():
+            self.transport.sendto(out, addr)
+
+    def error_received(self, exc: Exception) -> None:
+        log.debug("UDP error: %s", exc)
+
+
+class _TcpProtocol(asyncio.Protocol):
+    """Length-prefixed messages (RFC 7766): several per connection, answered as they are
+    ready; the connection closes after ``tcp_idle_timeout_s`` without a query."""
+
+    def __init__(self, face: DnsFace) -> None:
+        self.face = face
+        self.buffer = b""
+        self.pending = 0
+        self.transport: asyncio.Transport | None = None
+        self.idle: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self._arm()
+
+    def _arm(self) -> None:
+        if self.idle is not None:
+            self.idle.cancel()
+        loop = asyncio.get_running_loop()
+        self.idle = loop.call_later(self.face.settings.tcp_idle_timeout_s, self._close)
+
+    def _close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.idle is not None:
+            self.idle.cancel()
+        self.transport = None
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        self._arm()
+        while len(self.buffer) >= 2:
+            size = self.buffer[0] << 8 | self.buffer[1]
+            if len(self.buffer) < 2 + size:
+                break
+            message, self.buffer = self.buffer[2 : 2 + size], self.buffer[2 + size :]
+            out = self.face.responder.hot.answer(message, tcp=True)
+            if out is not None:
+                self.face.stats.queries += 1
+                self.face.stats.hot_answers += 1
+                self._send(out)
+            else:
+                self.pending += 1
+                if self.pending >= _TCP_MAX_PENDING and self.transport is not None:
+                    self.transport.pause_reading()
+                self.face.spawn(self._full(message), bounded=False)
+
+    async def _full(self, message: bytes) -> None:
+        try:
+            out = await self.face.responder.respond(message, tcp=True)
+        finally:
+            self.pending -= 1
+            if self.transport is not None and self.pending < _TCP_MAX_PENDING:
+                self.transport.resume_reading()
+        if out is not None:
+            self._send(out)
+        elif self.transport is not None:
+            self.transport.close()
+
+    def _send(self, out: bytes) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(len(out).to_bytes(2, "big") + out)
+
+
+class DnsFace:
+    """The UDP and TCP listeners; open and close them with the app."""
+
+    def __init__(
+        self, resolve: Resolve, settings: DnsSettings, *, reuse_port: bool = False
+    ) -> None:
+        self.settings = settings
+        self.stats = DnsStats()
+        self.responder = Responder(resolve, settings, self.stats)
+        self.reuse_port = reuse_port
+        self._udp: asyncio.DatagramTransport | None = None
+        self._tcp: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def drop(self, key: str | None) -> None:
+        """Forget stored answers built from a cache key (a cache drop listener)."""
+        self.responder.hot.drop(key)
+
+    def spawn(self, work: Awaitable[None], *, bounded: bool = True) -> None:
+        """Run a full-path answer; beyond ``max_pending`` at once, UDP queries are dropped
+        (the client retries) rather than queued without bound."""
+        if bounded and len(self._tasks) >= self.settings.max_pending:
+            self.stats.dropped += 1
+            work.close()  # type: ignore[attr-defined]
+            return
+        task = asyncio.get_running_loop().create_task(self._guarded(work))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _guarded(self, work: Awaitable[None]) -> None:
+        try:
+            await work
+        except Exception:
+            self.stats.errors += 1
+            log.exception("DNS query failed")
+
+    async def open(self) -> None:
+        loop = asyncio.get_running_loop()
+        host, port = self.settings.host, self.settings.port
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self._udp, _ = await loop.create_datagram_endpoint(
+            lambda: _UdpProtocol(self),
+            local_addr=(host, port),
+            family=family,
+            reuse_port=self.reuse_port or None,
+        )
+        self._tcp = await loop.create_server(
+            lambda: _TcpProtocol(self), host, port, reuse_port=self.reuse_port or None
+        )
+
+    async def close(self) -> None:
+        if self._udp is not None:
+            self._udp.close()
+        if self._tcp is not None:
+            self._tcp.close()
+            with contextlib.suppress(Exception):
+                await self._tcp.wait_closed()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
