@@ -26,8 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.http_resolve import pinned, start_bare, wait_up, wrk  # noqa: E402
 from bench.readme import write_block  # noqa: E402
-from tests.conftest import NodeProcess  # noqa: E402
-from tests.test_redis import RedisServer  # noqa: E402
+from tests.conftest import NodeProcess, RedisServer  # noqa: E402
 from tierid.demo import PRODUCTS  # noqa: E402
 
 HANDLE = "88.118.8/PUMP-2024-000123"

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.conftest import NodeProcess
+from tests.conftest import NodeProcess, eventually
 
 PUMP = [
     {"index": 1, "type": "URL", "data": "https://pumps.example/1"},
@@ -27,14 +26,6 @@ def mirror_of(primary: NodeProcess, root: Path, **kwargs) -> NodeProcess:
         'secret_file = "primary.secret"\npoll_interval_ms = 100\n'
     )
     return NodeProcess(root, prefix=None, extra=extra, **kwargs)
-
-
-def eventually(check: Callable[[], bool], seconds: float = 10) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.1)
 
 
 def test_mirror_follows_serves_reads_and_refuses_writes(tmp_path: Path) -> None:

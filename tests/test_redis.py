@@ -4,9 +4,8 @@ a cached "not found", and a stopped or restarted Redis fails no lookup."""
 
 from __future__ import annotations
 
-import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,58 +13,12 @@ import pytest
 import redis
 import requests
 
-from tests.conftest import NodeProcess, free_port
+from tests.conftest import NodeProcess, RedisServer, eventually
 
 RECORD = [
     {"index": 1, "type": "URL", "data": "https://pumps.example/v1"},
     {"index": 2005, "type": "COST", "data": "secret-cost", "permissions": "1100"},
 ]
-
-
-class RedisServer:
-    def __init__(self, root: Path) -> None:
-        self.port = free_port()
-        self.root = root
-        self.proc: subprocess.Popen | None = None
-        self.start()
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.root),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        client = redis.Redis(port=self.port)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                return
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
 
 
 @dataclass
@@ -81,13 +34,6 @@ class Shared:
             self.enterprise.api(handle), json=values
         )
         assert r.status_code in (200, 201), r.text
-
-
-def eventually(check: Callable[[], bool], seconds: float = 5) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")

@@ -43,7 +43,6 @@ from tierid.metrics import Metrics
 from tierid.status import StatusRoutes
 
 AUTHORITY = web.AppKey("authority", Authority)
-DNS_FACE = web.AppKey("dns_face", DnsFace)
 
 
 def _managed(
@@ -149,21 +148,20 @@ def make_app(config: Config) -> web.Application:
     # the lookup route first: the router tries routes in order, and it is the hot one
     routes = ResolutionRoutes(lookups.resolve, lookups.fast_hit, lookups.shared_hit)
     routes.add_to(app)
+    face = None
+    if config.dns.enabled:
+        face = DnsFace(lookups.resolve, config.dns, reuse_port=config.http.workers > 1)
+        if lookups.cache is not None:
+            lookups.cache.drop_listeners.append(face.drop)
+        _managed(app, face.open, face.close)
     roles = ["mirror" if mirror else "authority"] + (["resolver"] if lookups.walker else [])
     StatusRoutes(
-        config.node.name, authority, lookups.walker, mirror, lookups.cache, counters, roles
+        config.node.name, authority, lookups.walker, mirror, lookups.cache, counters, roles, face
     ).add_to(app)
     ReplicationRoutes(authority).add_to(app)
     AdminRoutes(authority).add_to(app)
     routes.add_proxy_to(app)
-    Metrics(counters, authority, lookups.walker, lookups.cache, shared).add_to(app)
-    if config.dns.enabled:
-        face = app[DNS_FACE] = DnsFace(
-            lookups.resolve, config.dns, reuse_port=config.http.workers > 1
-        )
-        if lookups.cache is not None:
-            lookups.cache.drop_listeners.append(face.drop)
-        _managed(app, face.open, face.close)
+    Metrics(counters, authority, lookups.walker, lookups.cache, shared, face).add_to(app)
     if lookups.cache is not None:
         token_file = config.node.operator_token_file
         token = config.path(token_file).read_bytes().strip() if token_file else None

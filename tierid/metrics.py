@@ -8,6 +8,7 @@ from aiohttp import web
 
 from registry.authority import Authority
 from resolver.caching import CachingResolver
+from resolver.faces.dns import DnsFace
 from resolver.faces.http_common import Counters
 from resolver.redis_cache import RedisCache
 from resolver.walker import Walker
@@ -15,6 +16,17 @@ from resolver.walker import Walker
 
 def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+_DNS_COUNTERS = {
+    "queries": "DNS queries received (UDP and TCP).",
+    "hot_answers": "DNS queries answered from stored wire bytes.",
+    "truncated": "DNS answers truncated (TC) to fit the client's UDP size.",
+    "dropped": "DNS queries dropped because too many were being resolved.",
+    "malformed": "DNS packets that did not parse (FORMERR or dropped).",
+    "refused": "DNS queries for other zones or classes (REFUSED).",
+    "errors": "DNS queries that failed to resolve (SERVFAIL and the like).",
+}
 
 
 class Metrics:
@@ -25,7 +37,9 @@ class Metrics:
         walker: Walker | None,
         cache: CachingResolver | None,
         shared: RedisCache | None,
+        dns: DnsFace | None = None,
     ) -> None:
+        self.dns = dns
         self.shared = shared
         self.counters = counters
         self.authority = authority
@@ -160,6 +174,14 @@ class Metrics:
                     if e.latency_ms is not None
                 ],
             )
+        if self.dns is not None:
+            for field, help_ in _DNS_COUNTERS.items():
+                metric(
+                    f"tierid_dns_{field}_total",
+                    "counter",
+                    help_,
+                    [("", getattr(self.dns.stats, field))],
+                )
         return web.Response(
             text="\n".join(lines) + "\n",
             content_type="text/plain",

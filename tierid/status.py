@@ -1,6 +1,7 @@
 """``GET /api/status``: what an operator (and ``tierid status``) wants to know of a node:
 its roles, prefixes, record count, change-log position, requests served, and for a
-resolver the upstream servers with their measured latency and health."""
+resolver the upstream servers with their measured latency and health, and the DNS face's
+counters where it runs."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from aiohttp import web
 from registry.authority import Authority
 from registry.mirror import Mirror
 from resolver.caching import CachingResolver
+from resolver.faces.dns import DnsFace
 from resolver.faces.http_common import Counters, json_response
 from resolver.walker import Walker
 
@@ -27,7 +29,9 @@ class StatusRoutes:
         cache: CachingResolver | None,
         counters: Counters,
         roles: list[str],
+        dns: DnsFace | None = None,
     ) -> None:
+        self.dns = dns
         self.mirror = mirror
         self.cache = cache
         self.name = name
@@ -62,6 +66,13 @@ class StatusRoutes:
                 **asdict(self.cache.stats),
                 "entries": len(self.cache.l1),
                 "bytes": self.cache.l1.bytes,
+            }
+        if self.dns is not None:
+            body["dns"] = {
+                **asdict(self.dns.stats),
+                "port": self.dns.settings.port,
+                "zone": self.dns.settings.zone,
+                "storedAnswers": len(self.dns.responder.hot),
             }
         if self.walker is not None:
             stats = self.walker.upstream.stats

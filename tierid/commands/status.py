@@ -56,6 +56,13 @@ def status(fed: federation.Federation) -> None:
                 f"Redis, {c['misses']} misses, {c['stale_answers']} stale answers, "
                 f"{c['upstream_queries']} upstream queries"
             )
+        if "dns" in st:
+            d = st["dns"]
+            console.print(
+                f"{node.name} DNS on port {d['port']} ({d['zone']}): {d['queries']} queries, "
+                f"{d['hot_answers']} from stored answers, {d['truncated']} truncated, "
+                f"{d['malformed']} malformed, {d['dropped']} dropped"
+            )
         servers = Table(title=f"{node.name}: upstream servers")
         for column in ("server", "state", "latency ms", "queries", "failures"):
             servers.add_column(column)
