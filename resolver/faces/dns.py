@@ -163,7 +163,7 @@ class Responder:
             out = response.to_wire(max_size=self._limit(query, tcp), prefer_truncation=True)
         except dns.exception.TooBig:
             out = _header_only(wire, dns.rcode.SERVFAIL)
-        if out[2] & dns.flags.TC:
+        if (out[2] << 8) & dns.flags.TC:
             self.stats.truncated += 1
         elif cache_for is not None:
             self.hot.store(wire, out, *cache_for)
