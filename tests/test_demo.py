@@ -19,7 +19,12 @@ FEDERATION = Path(__file__).resolve().parents[1] / "config" / "federation.toml"
 
 def _with_free_ports(tmp_path: Path) -> Path:
     text = FEDERATION.read_text()
-    text = re.sub(r"^port = \d+$", lambda _: f"port = {free_port()}", text, flags=re.M)
+    text = re.sub(
+        r"^(dns_)?port = \d+$",
+        lambda m: f"{m.group(1) or ''}port = {free_port()}",
+        text,
+        flags=re.M,
+    )
     path = tmp_path / "federation.toml"
     path.write_text(text.replace('data_dir = "var/federation"', f'data_dir = "{tmp_path}/var"'))
     return path
@@ -41,7 +46,8 @@ def _serving_children(parent: int) -> list[int]:
 
 def test_demo_federation_end_to_end(tmp_path: Path) -> None:
     fed_file = _with_free_ports(tmp_path)
-    resolver_port = int(re.findall(r"port = (\d+)", fed_file.read_text())[-1])
+    resolver_port = int(re.findall(r"^port = (\d+)$", fed_file.read_text(), re.M)[-1])
+    dns_port = re.findall(r"^dns_port = (\d+)$", fed_file.read_text(), re.M)[-1]
     demo = subprocess.Popen(
         [sys.executable, "-m", "tierid", "demo", "--federation", str(fed_file)],
         stdout=subprocess.PIPE,
@@ -71,6 +77,24 @@ def test_demo_federation_end_to_end(tmp_path: Path) -> None:
         assert r.headers["Location"] == "https://pumps.example.cn/p/PUMP-2024-000123"
         compressor = requests.get(f"{resolver}/api/handles/88.130.5/COMPRESSOR-XK-3").json()
         assert compressor["responseCode"] == 1
+        # a scanner that only speaks DNS asks for the pump's NAPTR and finds the manual
+        naptr = subprocess.run(
+            [
+                "dig",
+                "@127.0.0.1",
+                "-p",
+                dns_port,
+                "+short",
+                "+time=3",
+                "PUMP-2024-000123.8.118.88.id.tierid.test.",
+                "NAPTR",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        ).stdout
+        assert '"hdl+url.manual" "!^.*$!https://pumps.example.cn/manuals/CP-200.pdf!"' in naptr
 
         status = tierid_cli("status", "--federation", str(fed_file))
         assert status.stdout.count("up") >= 10 and "down" not in status.stdout

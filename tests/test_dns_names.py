@@ -251,3 +251,10 @@ def test_a_stored_answer_larger_than_the_clients_buffer_is_not_used() -> None:
     small = _query("p.88.id.tierid.test.", "TXT", use_edns=0, payload=600)
     assert hot.answer(small) is None
     assert hot.answer(small, tcp=True) is not None
+
+
+def test_a_store_of_size_zero_keeps_nothing() -> None:
+    hot = HotAnswers(0, 1232)
+    q = _query("p.88.id.tierid.test.", "TXT")
+    hot.store(q, _answer_for(q), "88/P", 60)
+    assert len(hot) == 0 and hot.answer(q) is None

@@ -95,7 +95,7 @@ class HotAnswers:
     def store(self, query: bytes, response: bytes, handle_key: str, ttl: float) -> None:
         """Keep ``response`` (built by the full path for ``query``) for reuse."""
         parsed = question_key(query, self.max_udp)
-        if parsed is None or ttl <= 0:
+        if parsed is None or ttl <= 0 or self.max_entries == 0:
             return
         key, qend, _ = parsed
         if response[12:qend].lower() != query[12:qend].lower():
