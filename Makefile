@@ -41,9 +41,11 @@ test: install
 bench: install
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 	@command -v redis-benchmark >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-tools redis-server >/dev/null; }
+	@command -v dnsperf >/dev/null && command -v unbound >/dev/null && command -v kresd >/dev/null || { apt-get update -qq && apt-get install -y -qq dnsperf unbound knot-resolver >/dev/null; }
 	$(PY) bench/http_resolve.py --readme
 	$(PY) bench/cold_walk.py --readme
 	$(PY) bench/cache_hit.py --readme
+	$(PY) bench/dns_resolve.py --readme
 
 lint: install
 	$(VENV)/bin/ruff check .

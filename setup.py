@@ -11,6 +11,7 @@ from setuptools import Extension, setup
 EXTENSIONS = {
     "resolver._handle": "ext/_handle.pyx",
     "resolver._lru": "ext/_lru.pyx",
+    "resolver._dns_hot": "ext/_dns_hot.pyx",
 }
 
 

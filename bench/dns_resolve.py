@@ -4,8 +4,9 @@ serving the same names, measured in the same run with dnsperf.
 An authority node holds the demo products; a tierid resolver node (DNS face on) walks to it.
 Unbound (one thread) and Knot Resolver (kresd, one process) forward the zone to that
 resolver, so after a warm-up all three answer the same NAPTR questions from their caches.
-Also measured: the tierid resolver with its stored-answer path turned off (``hot_answers
-= 0``), i.e. a dnspython parse and build per query.
+Also measured: a bare uvloop UDP server sending the same answers pre-built (what any
+Python face can reach here), and the tierid resolver with its stored-answer path turned off
+(``hot_answers = 0``), i.e. a dnspython parse and build per query.
 
 Every server runs on core 0, dnsperf on core 1 (taskset), on loopback. Each server is
 measured ``--rounds`` times, alternating, and the best round counts.
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -25,8 +27,10 @@ import textwrap
 import time
 from pathlib import Path
 
+import dns.exception
 import dns.message
-import dns.query
+import dns.name
+import msgpack
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -41,15 +45,25 @@ ZONE = "id.tierid.test."
 TOOLS = {"dnsperf": "dnsperf", "unbound": "unbound", "kresd": "knot-resolver"}
 
 
-def ask(port: int, name: str, timeout: float = 20) -> dns.message.Message:
-    """One NAPTR query, retried until the server answers NOERROR with data."""
+def query_wire(name: str) -> bytes:
+    """The query dnsperf sends for ``name NAPTR`` (no EDNS, RD set), id 0."""
+    query = dns.message.make_query(name, "NAPTR", use_edns=False)
+    query.id = 0
+    return query.to_wire()
+
+
+def ask(port: int, name: str, timeout: float = 20) -> bytes:
+    """One NAPTR query, retried until the server answers with data. :returns: the reply."""
     deadline = time.monotonic() + timeout
     while True:
         try:
-            reply = dns.query.udp(dns.message.make_query(name, "NAPTR"), "127.0.0.1", 1, port=port)
-            if reply.answer:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.settimeout(1)
+                s.sendto(query_wire(name), ("127.0.0.1", port))
+                reply = s.recv(65535)
+            if dns.message.from_wire(reply).answer:
                 return reply
-        except (OSError, dns.exception.Timeout):
+        except (OSError, dns.exception.DNSException):
             pass
         if time.monotonic() > deadline:
             raise RuntimeError(f"no answer for {name} on port {port}")
@@ -158,7 +172,11 @@ def main() -> None:
         sys.exit(f"needs Debian packages {', '.join(missing)}; `make bench` installs them")
 
     zone = dns.name.from_text(ZONE)
-    names = [name_for(h, zone).to_text() for h, vals in PRODUCTS.items()]
+    names = [
+        name_for(h, zone).to_text()
+        for h, vals in PRODUCTS.items()
+        if any(v["type"] == "URL" for v in vals)
+    ]
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         queries = tmp / "queries.txt"
@@ -184,6 +202,21 @@ def main() -> None:
                 subprocess.run(
                     ["taskset", "-a", "-p", "-c", "0", str(node.proc.pid)], capture_output=True
                 )
+            answers = [(query_wire(n), ask(ports["hot"], n)) for n in names]
+            (tmp / "answers.msgpack").write_bytes(msgpack.packb(answers))
+            ports["bare"] = free_port()
+            bare = subprocess.Popen(
+                pinned(
+                    0,
+                    [
+                        sys.executable,
+                        str(ROOT / "bench" / "bare_dns.py"),
+                        str(ports["bare"]),
+                        str(tmp / "answers.msgpack"),
+                    ],
+                )
+            )
+            procs.append(bare)
             unbound, ports["unbound"] = start_unbound(tmp, ports["hot"])
             kresd, ports["kresd"] = start_kresd(tmp, ports["hot"])
             procs += [unbound, kresd]
@@ -205,6 +238,7 @@ def main() -> None:
     rows = [
         ("Unbound 1.17, cache hit, one thread (reference)", best["unbound"]),
         ("Knot Resolver 5.6 (kresd), cache hit, one process", best["kresd"]),
+        ("bare uvloop UDP server, pre-built answers (Python ceiling)", best["bare"]),
         ("tierid resolver, DNS face, stored answers", best["hot"]),
         ("tierid resolver, DNS face, dnspython parse + build per query", best["full"]),
     ]
@@ -214,7 +248,7 @@ def main() -> None:
     note = (
         f"Measured {time.strftime('%Y-%m-%d')} with `make bench`: dnsperf -c4 -q200, "
         f"{args.seconds} s x {args.rounds} rounds (best), NAPTR questions for the "
-        f"{len(names)} demo products, servers on core 0, dnsperf on core 1, loopback.\n"
+        f"{len(names)} demo products with URLs, servers on core 0, dnsperf on core 1, loopback.\n"
     )
     print(table + "\n" + note)
     if args.readme:

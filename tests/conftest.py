@@ -44,6 +44,12 @@ def handle_impl(request: pytest.FixtureRequest):
     return importlib.import_module(request.param)
 
 
+@pytest.fixture(params=_twins("resolver._dns_hot", "resolver.dns_hot_py"))
+def dns_hot_impl(request: pytest.FixtureRequest):
+    """Each twin of the DNS face's stored answers: compiled (``c``) and pure Python (``py``)."""
+    return importlib.import_module(request.param)
+
+
 @pytest.fixture(params=_twins("resolver._lru", "resolver.lru_py"))
 def lru_impl(request: pytest.FixtureRequest):
     """Each twin of the L1 cache: compiled (``c``) and pure Python (``py``)."""

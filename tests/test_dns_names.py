@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 from resolver.dns_names import NotNameable, handle_for, name_for
 from resolver.errors import InvalidHandle
 from resolver.faces import dns_records
-from resolver.faces.dns_hot import HotAnswers, question_key
 from resolver.values import HandleValue
 
 ZONE = dns.name.from_text("id.tierid.test.")
@@ -158,7 +157,8 @@ def _query(name: str, rdtype: str = "NAPTR", **kw: object) -> bytes:
     return dns.message.make_query(name, rdtype, **kw).to_wire()
 
 
-def test_question_key_is_case_blind_and_tells_edns_and_do_apart() -> None:
+def test_question_key_is_case_blind_and_tells_edns_and_do_apart(dns_hot_impl) -> None:
+    question_key = dns_hot_impl.question_key
     plain = question_key(_query("PUMP.88.id.tierid.test.", use_edns=False), 1232)
     lower = question_key(_query("pump.88.id.tierid.test.", use_edns=False), 1232)
     edns = question_key(_query("pump.88.id.tierid.test.", use_edns=0, payload=4096), 1232)
@@ -193,7 +193,8 @@ def _with_header(wire: bytes, **fields: int) -> bytes:
         lambda w: w[:12] + b"\xc0\x0c" + w[-15:],  # compression pointer in the question
     ],
 )
-def test_question_key_leaves_anything_unusual_to_the_full_path(mangle) -> None:
+def test_question_key_leaves_anything_unusual_to_the_full_path(mangle, dns_hot_impl) -> None:
+    question_key = dns_hot_impl.question_key
     wire = _query("pump.88.id.tierid.test.", use_edns=0)
     assert question_key(wire, 1232) is not None
     assert question_key(mangle(wire), 1232) is None
@@ -208,7 +209,8 @@ def _answer_for(query: bytes) -> bytes:
     return resp.to_wire()
 
 
-def test_a_stored_answer_echoes_the_clients_id_spelling_and_rd() -> None:
+def test_a_stored_answer_echoes_the_clients_id_spelling_and_rd(dns_hot_impl) -> None:
+    HotAnswers = dns_hot_impl.HotAnswers
     clock = [100.0]
     hot = HotAnswers(10, 1232, clock=lambda: clock[0])
     first = _query("pump.88.id.tierid.test.", "TXT")
@@ -226,7 +228,8 @@ def test_a_stored_answer_echoes_the_clients_id_spelling_and_rd() -> None:
     assert hot.answer(wire) is None and len(hot) == 0
 
 
-def test_stored_answers_are_dropped_with_their_cache_key_and_bounded() -> None:
+def test_stored_answers_are_dropped_with_their_cache_key_and_bounded(dns_hot_impl) -> None:
+    HotAnswers = dns_hot_impl.HotAnswers
     hot = HotAnswers(2, 1232)
     queries = [_query(f"p{i}.88.id.tierid.test.", "TXT") for i in range(3)]
     for i, q in enumerate(queries):
@@ -238,7 +241,8 @@ def test_stored_answers_are_dropped_with_their_cache_key_and_bounded() -> None:
     assert len(hot) == 0
 
 
-def test_a_stored_answer_larger_than_the_clients_buffer_is_not_used() -> None:
+def test_a_stored_answer_larger_than_the_clients_buffer_is_not_used(dns_hot_impl) -> None:
+    HotAnswers = dns_hot_impl.HotAnswers
     hot = HotAnswers(10, 1232)
     big = _query("p.88.id.tierid.test.", "TXT", use_edns=0, payload=4096)
     msg = dns.message.from_wire(big)
@@ -253,8 +257,19 @@ def test_a_stored_answer_larger_than_the_clients_buffer_is_not_used() -> None:
     assert hot.answer(small, tcp=True) is not None
 
 
-def test_a_store_of_size_zero_keeps_nothing() -> None:
+def test_a_store_of_size_zero_keeps_nothing(dns_hot_impl) -> None:
+    HotAnswers = dns_hot_impl.HotAnswers
     hot = HotAnswers(0, 1232)
     q = _query("p.88.id.tierid.test.", "TXT")
     hot.store(q, _answer_for(q), "88/P", 60)
     assert len(hot) == 0 and hot.answer(q) is None
+
+
+@given(st.binary(max_size=120), st.integers(0, 60), st.integers(512, 4096))
+def test_both_twins_read_any_packet_alike(noise: bytes, cut: int, max_udp: int) -> None:
+    from resolver import dns_hot_py
+
+    compiled = pytest.importorskip("resolver._dns_hot")
+    base = _query("pump.88.id.tierid.test.", use_edns=0, want_dnssec=bool(cut % 2))
+    for packet in (noise, base[:cut] + noise, base[: len(base) - cut % 12] + noise[:3], base):
+        assert compiled.question_key(packet, max_udp) == dns_hot_py.question_key(packet, max_udp)

@@ -175,13 +175,9 @@ class Metrics:
                 ],
             )
         if self.dns is not None:
+            counts = self.dns.counters()
             for field, help_ in _DNS_COUNTERS.items():
-                metric(
-                    f"tierid_dns_{field}_total",
-                    "counter",
-                    help_,
-                    [("", getattr(self.dns.stats, field))],
-                )
+                metric(f"tierid_dns_{field}_total", "counter", help_, [("", counts[field])])
         return web.Response(
             text="\n".join(lines) + "\n",
             content_type="text/plain",

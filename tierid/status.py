@@ -69,7 +69,7 @@ class StatusRoutes:
             }
         if self.dns is not None:
             body["dns"] = {
-                **asdict(self.dns.stats),
+                **self.dns.counters(),
                 "port": self.dns.settings.port,
                 "zone": self.dns.settings.zone,
                 "storedAnswers": len(self.dns.responder.hot),

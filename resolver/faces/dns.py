@@ -17,7 +17,7 @@ client retries over TCP. Stale answers carry Extended DNS Error 3 (RFC 8914), an
 EDE with their message.
 
 Parsing and building go through dnspython; repeated questions are answered from stored wire
-bytes (:mod:`resolver.faces.dns_hot`).
+bytes (:mod:`resolver.dns_hot`).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import logging
 import socket
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import dns.edns
 import dns.exception
@@ -46,10 +46,10 @@ from dns.rdtypes.ANY.SOA import SOA
 from dns.rdtypes.IN.A import A
 from dns.rdtypes.IN.AAAA import AAAA
 
+from resolver.dns_hot import HotAnswers
 from resolver.dns_names import handle_for, name_for
 from resolver.errors import HandleNotFound, InvalidHandle, TieridError, dns_rcode
 from resolver.faces import dns_records
-from resolver.faces.dns_hot import HotAnswers
 from resolver.handle import normalise
 from resolver.message import Answer, Query
 from resolver.values import lifetime
@@ -86,8 +86,9 @@ class DnsSettings:
 
 @dataclass
 class DnsStats:
+    """Counters of the full path; answers from stored bytes are counted by the store."""
+
     queries: int = 0
-    hot_answers: int = 0
     truncated: int = 0
     dropped: int = 0
     malformed: int = 0
@@ -269,16 +270,16 @@ class _UdpProtocol(asyncio.DatagramProtocol):
     def __init__(self, face: DnsFace) -> None:
         self.face = face
         self.transport: asyncio.DatagramTransport | None = None
+        self.hot_answer = face.responder.hot.answer  # counts its own hits
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        self.sendto = self.transport.sendto
 
     def datagram_received(self, data: bytes, addr: tuple) -> None:
-        out = self.face.responder.hot.answer(data)
+        out = self.hot_answer(data)
         if out is not None:
-            self.face.stats.queries += 1
-            self.face.stats.hot_answers += 1
-            self.transport.sendto(out, addr)  # type: ignore[union-attr]
+            self.sendto(out, addr)
             return
         self.face.spawn(self._full(data, addr))
 
@@ -331,8 +332,6 @@ class _TcpProtocol(asyncio.Protocol):
             message, self.buffer = self.buffer[2 : 2 + size], self.buffer[2 + size :]
             out = self.face.responder.hot.answer(message, tcp=True)
             if out is not None:
-                self.face.stats.queries += 1
-                self.face.stats.hot_answers += 1
                 self._send(out)
             else:
                 self.pending += 1
@@ -370,6 +369,13 @@ class DnsFace:
         self._udp: asyncio.DatagramTransport | None = None
         self._tcp: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+
+    def counters(self) -> dict[str, int]:
+        """Every counter, queries answered from stored bytes included."""
+        hot = self.responder.hot.hits
+        counts = asdict(self.stats)
+        counts["queries"] += hot
+        return {**counts, "hot_answers": hot}
 
     def drop(self, key: str | None) -> None:
         """Forget stored answers built from a cache key (a cache drop listener)."""

@@ -11,12 +11,15 @@ import threading
 from pathlib import Path
 
 import click
+import dns.name
 from aiohttp import web
 from rich.console import Console
 from rich.table import Table
 
 from registry.bootstrap import ADMIN_INDEX, bootstrap_prefix, http_site
 from registry.storage.sqlite import SQLiteStore
+from resolver.dns_names import name_for
+from resolver.faces.dns import DnsSettings
 from resolver.handle import prefix_record
 from tierid import config as config_mod
 from tierid import demo as demo_mod
@@ -151,6 +154,9 @@ def _print_demo(fed: federation.Federation, created: int) -> None:
     for handle in demo_mod.SAMPLES:
         console.print(f"  curl -s {resolver.url}/api/handles/{handle}")
     console.print(f"  open {resolver.url}/{demo_mod.SAMPLES[0]}?noredirect  (a page for people)")
+    if resolver.dns_port:
+        name = name_for(demo_mod.SAMPLES[0], dns.name.from_text(DnsSettings().zone))
+        console.print(f"  dig @{federation.HOST} -p {resolver.dns_port} {name} NAPTR +short")
     console.print(
         f"Admins' secrets: {fed.data_dir}/secrets/<prefix>.secret "
         f"(identity {ADMIN_INDEX}:0.NA/<prefix>); status: tierid status"

@@ -1,4 +1,5 @@
 """The DNS face's hot path: answers to repeated questions sent from stored wire bytes.
+Pure-Python twin of ``ext/_dns_hot.pyx``; ``resolver/dns_hot.py`` picks one.
 
 A full dnspython parse and build costs about 90 us a query; a hot name is answered here in a
 few microseconds instead. Only the plainest queries qualify: opcode QUERY, one question, no
@@ -61,11 +62,12 @@ class HotAnswers:
     """Stored answers by question key, bounded by count (oldest first out)."""
 
     def __init__(
-        self, max_entries: int, max_udp: int, clock: Callable[[], float] = time.monotonic
+        self, max_entries: int, max_udp: int, clock: Callable[[], float] | None = None
     ) -> None:
+        """``clock`` (for tests) defaults to the monotonic clock."""
         self.max_entries = max_entries
         self.max_udp = max_udp
-        self.clock = clock
+        self.clock = clock or time.monotonic
         #: key -> (reuse until, head with RD clear, head with RD set, rest, cache key)
         self._entries: dict[bytes, tuple[float, bytes, bytes, bytes, str]] = {}
         self._keys_by_handle: dict[str, set[bytes]] = {}
