@@ -17,6 +17,11 @@ So the mapping is reversible and total on names: every name under the zone is ei
 name of exactly one identifier or no identifier at all. Going the other way, a long suffix
 or a prefix segment over 63 bytes can make an identifier too long to name in DNS
 (:class:`NotNameable`).
+
+GS1 keys have names of their own under ``gtin.<zone>``, as GS1 ONS 2.0 writes them: the
+indicator digit, then the next twelve digits reversed, one label each, the check digit
+left out (GTIN 00614141322602 is ``0.0.6.2.2.3.1.4.1.4.1.6.0.gtin.<zone>``). So no
+identifier whose prefix starts with the segment ``gtin`` has a DNS name.
 """
 
 from __future__ import annotations
@@ -28,12 +33,14 @@ import re
 import dns.name
 
 from resolver.errors import InvalidHandle
+from resolver.gs1_keys import InvalidGs1Key, check_digit
 from resolver.handle import parse
 
 _PLAIN = re.compile(r"[A-Za-z0-9_-]{1,63}")
 _PLAIN_BYTES = re.compile(rb"[A-Za-z0-9_-]{1,63}")
 _ENCODED_HEAD = re.compile(rb"[xX]([1-9])--")
 _FIRST_CHUNK = 63 - len("x1--")
+_GTIN_LABEL = b"gtin"
 
 
 class NotNameable(InvalidHandle):
@@ -51,6 +58,8 @@ def name_for(handle: str, zone: dns.name.Name) -> dns.name.Name:
     """
     prefix, suffix = parse(handle)
     segments = prefix.split(".")
+    if segments[0].lower() == "gtin":
+        raise NotNameable("prefixes starting with 'gtin' are kept for GS1 keys", handle=handle)
     if any(len(s) > 63 for s in segments):
         raise NotNameable("a prefix segment is longer than a DNS label (63 bytes)", handle=handle)
     if _PLAIN.fullmatch(suffix) and suffix[2:4] != "--":
@@ -94,6 +103,8 @@ def handle_for(name: dns.name.Name, zone: dns.name.Name) -> str:
         count = int(head.group(1))
         suffix = _decoded(b"".join(labels[:count])[head.end() :], labels[0])
     prefix_labels = labels[count:]
+    if prefix_labels and prefix_labels[-1].lower() == _GTIN_LABEL:
+        raise InvalidHandle("not-an-identifier", f"{name} is a GS1 key's name")
     if not prefix_labels:
         raise InvalidHandle("not-an-identifier", f"{name} has no prefix labels")
     if not all(_PLAIN_BYTES.fullmatch(label) for label in prefix_labels):
@@ -112,3 +123,26 @@ def _decoded(data: bytes, first: bytes) -> str:
         raise InvalidHandle(
             "not-an-identifier", f"{first!r}: the encoded suffix is not base32 of UTF-8"
         ) from None
+
+
+def gtin_name(gtin: str, zone: dns.name.Name) -> dns.name.Name:
+    """The ONS-style name of a GTIN-14 (see the module docstring)."""
+    digits = [gtin[0], *reversed(gtin[1:13])]
+    return dns.name.Name([d.encode() for d in digits] + [_GTIN_LABEL, *zone.labels])
+
+
+def gtin_of(name: dns.name.Name, zone: dns.name.Name) -> str | None:
+    """The GTIN-14 a name under ``gtin.<zone>`` stands for, or None for other names.
+
+    :raises InvalidGs1Key: the name is under ``gtin.<zone>`` but is no GTIN's name.
+    """
+    if not name.is_subdomain(zone) or name == zone:
+        return None
+    labels = name.relativize(zone).labels
+    if labels[-1].lower() != _GTIN_LABEL:
+        return None
+    digits = labels[:-1]
+    if len(digits) != 13 or not all(len(d) == 1 and d.isdigit() for d in digits):
+        raise InvalidGs1Key(f"{name}: a GTIN's name has 13 one-digit labels before 'gtin'")
+    body = (digits[0] + b"".join(reversed(digits[1:]))).decode()
+    return body + str(check_digit(body))

@@ -204,9 +204,10 @@ def _subclasses(cls: type[TieridError]) -> list[type[TieridError]]:
 
 
 def error_for(rc: int, message: str, handle: str | None = None) -> TieridError:
-    """The exception for a response code received from another node (first class wins)."""
+    """The exception for a response code received from another node (first class wins;
+    an invalid identifier is the plain :class:`InvalidHandle`, whatever rule failed there)."""
     for cls in _subclasses(TieridError):
-        if cls.rc == rc and cls.status_override is None and cls is not InvalidHandle:
+        if cls.rc == rc and cls.status_override is None and not issubclass(cls, InvalidHandle):
             return cls(message or None, handle=handle)
     if rc == RC.INVALID_HANDLE:
         return InvalidHandle("remote", message, handle=handle)

@@ -44,6 +44,7 @@ class WalkSettings:
     max_referrals: int = 8
     max_site_ttl: int = 3600
     max_known_prefixes: int = 100_000
+    gs1_index: str = ""
 
 
 class Walker:

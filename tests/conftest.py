@@ -86,10 +86,12 @@ class NodeProcess:
         node_options: str = "",
         http_options: str = "",
         roots: list[str] | None = None,
+        resolver_options: str = "",
     ) -> None:
         """``prefix`` is homed and bootstrapped with admin ``300:0.NA/<prefix>`` (secret
         ``operator-secret``), who is also the server admin; None for a pure resolver.
-        ``roots`` makes the node a recursive resolver starting at those nodes."""
+        ``roots`` makes the node a recursive resolver starting at those nodes (with
+        ``resolver_options`` added to its ``[resolver]`` section)."""
         self.root = root
         self.prefix = prefix
         self.operator = f"300:0.NA/{prefix}" if prefix else ""
@@ -109,7 +111,7 @@ class NodeProcess:
         if roots is not None:
             resolver = (
                 f"[resolver]\nenabled = true\nroots = {json.dumps(roots)}\n"
-                "request_timeout_ms = 500\nwalk_timeout_ms = 3000\n"
+                "request_timeout_ms = 500\nwalk_timeout_ms = 3000\n" + resolver_options
             )
         self.config.write_text(
             f"""

@@ -77,24 +77,18 @@ def test_demo_federation_end_to_end(tmp_path: Path) -> None:
         assert r.headers["Location"] == "https://pumps.example.cn/p/PUMP-2024-000123"
         compressor = requests.get(f"{resolver}/api/handles/88.130.5/COMPRESSOR-XK-3").json()
         assert compressor["responseCode"] == 1
+
         # a scanner that only speaks DNS asks for the pump's NAPTR and finds the manual
-        naptr = subprocess.run(
-            [
-                "dig",
-                "@127.0.0.1",
-                "-p",
-                dns_port,
-                "+short",
-                "+time=3",
-                "PUMP-2024-000123.8.118.88.id.tierid.test.",
-                "NAPTR",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=True,
-        ).stdout
-        assert '"hdl+url.manual" "!^.*$!https://pumps.example.cn/manuals/CP-200.pdf!"' in naptr
+        def naptr(name: str) -> str:
+            dig = ["dig", "@127.0.0.1", "-p", dns_port, "+short", "+time=3", name, "NAPTR"]
+            done = subprocess.run(dig, capture_output=True, text=True, timeout=30, check=True)
+            return done.stdout
+
+        pump_naptr = naptr("PUMP-2024-000123.8.118.88.id.tierid.test.")
+        assert '"hdl+url.manual" "!^.*$!https://pumps.example.cn/manuals/CP-200.pdf!"' in pump_naptr
+        # ... and its barcode's GTIN finds the pump model's record through the GS1 index
+        model = naptr("0.1.0.0.0.0.4.3.2.1.0.9.6.gtin.id.tierid.test.")
+        assert '"hdl+url" "!^.*$!https://pumps.example.cn/models/CP-200!"' in model
 
         status = tierid_cli("status", "--federation", str(fed_file))
         assert status.stdout.count("up") >= 10 and "down" not in status.stdout

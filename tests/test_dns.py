@@ -31,6 +31,8 @@ RECORD = [
     {"index": 2, "type": "DESC", "data": "Gate valve DN50"},
     {"index": 2005, "type": "COST", "data": "secret-cost", "permissions": "1100"},
 ]
+VALVE_GCP = "69055501"
+VALVE_GTIN = "06905550100016"  # check digit 6
 BIG = [{"index": i, "type": "NOTE", "data": f"{i} " + "n" * 180} for i in range(2000, 2012)]
 
 
@@ -96,14 +98,25 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
         nodes.append(valves)
         national.delegate("88.120", province)
         province.delegate("88.120.1", valves)
+        index_admin = national.create_enterprise("88.gs1", b"gs1-secret")
+        r = national.session(index_admin).put(
+            national.api(f"88.gs1/{VALVE_GCP}"),
+            json=[{"index": 1, "type": "GS1.PREFIX", "data": "88.120.1"}],
+        )
+        assert r.status_code == 201, r.text
         resolver = NodeProcess(
-            root / "resolver", prefix=None, roots=[national.url], extra=cache + dns_section
+            root / "resolver",
+            prefix=None,
+            roots=[national.url],
+            extra=cache + dns_section,
+            resolver_options='gs1_index = "88.gs1"\n',
         )
         nodes.append(resolver)
         setup = Setup(valves, resolver, port)
         setup.put(VALVE, RECORD)
         setup.put("88.120.1/BIG", BIG)
         setup.put("88.120.1/LATEST", [{"index": 1, "type": "HS_ALIAS", "data": VALVE}])
+        setup.put(f"88.120.1/01/{VALVE_GTIN}", [{"index": 1, "type": "HS_ALIAS", "data": VALVE}])
         yield setup
     finally:
         for n in nodes:
@@ -171,6 +184,14 @@ def test_a_type_without_data_is_nodata_and_any_is_minimal(setup: Setup) -> None:
 def test_an_alias_is_a_rule_pointing_at_the_targets_name(setup: Setup) -> None:
     out = setup.dig(f"LATEST.1.120.88.{ZONE}", "NAPTR", "+short")
     assert out.strip() == f'100 1 "" "hdl+alias" "" {VALVE_NAME}'
+
+
+def test_a_gtin_name_answers_with_the_record_bound_to_it(setup: Setup) -> None:
+    name = "0.1.0.0.0.1.0.5.5.5.0.9.6.gtin." + ZONE  # GTIN 0690555010001(6), ONS style
+    assert setup.dig(name, "NAPTR", "+short").strip() == f'100 1 "" "hdl+alias" "" {VALVE_NAME}'
+    unbound = setup.kdig("0.2.0.0.0.1.0.5.5.5.0.9.6.gtin." + ZONE, "NAPTR")
+    assert "NXDOMAIN" in unbound
+    assert "NXDOMAIN" in setup.dig("0.1.gtin." + ZONE, "NAPTR")
 
 
 def test_other_zones_classes_opcodes_and_edns_versions(setup: Setup) -> None:

@@ -34,6 +34,7 @@ from resolver.faces.http_common import (
     Counters,
     edge_middleware,
 )
+from resolver.gs1_bindings import Gs1Resolver
 from resolver.message import Answer, Identity, Query
 from resolver.redis_cache import RedisCache
 from resolver.upstream import Upstream
@@ -150,7 +151,13 @@ def make_app(config: Config) -> web.Application:
     routes.add_to(app)
     face = None
     if config.dns.enabled:
-        face = DnsFace(lookups.resolve, config.dns, reuse_port=config.http.workers > 1)
+        gs1_index = config.resolver.gs1_index
+        face = DnsFace(
+            lookups.resolve,
+            config.dns,
+            gs1=Gs1Resolver(lookups.resolve, gs1_index) if gs1_index else None,
+            reuse_port=config.http.workers > 1,
+        )
         if lookups.cache is not None:
             lookups.cache.drop_listeners.append(face.drop)
         _managed(app, face.open, face.close)

@@ -20,6 +20,9 @@ SAMPLES = (
 )
 
 _PRIVATE = "1100"
+#: GTINs of the pump model (company prefix 6901234) and the motor (6909876)
+PUMP_GTIN = "06901234000016"
+MOTOR_GTIN = "06909876000029"
 
 
 def _v(index: int, type_: str, text: str, permissions: str | None = None) -> dict[str, Any]:
@@ -70,6 +73,16 @@ PRODUCTS: dict[str, list[dict[str, Any]]] = {
         _v(2002, "PRODUCTION_DATE", "2024-07-15"),
     ],
     "88.118.8/LATEST-PUMP": [_v(1, "HS_ALIAS", "88.118.8/PUMP-2024-000123")],
+    # GS1 keys: the company prefix index (hosted by the national node) and the bindings
+    # each enterprise keeps under its own prefix (README, "GS1 keys")
+    "88.gs1/6901234": [_v(1, "GS1.PREFIX", "88.118.8")],
+    "88.gs1/6909876": [_v(1, "GS1.PREFIX", "88.118.9")],
+    f"88.118.8/01/{PUMP_GTIN}": [
+        _v(1, "URL", "https://pumps.example.cn/models/CP-200"),
+        _v(2, "DESC", "Centrifugal pump CP-200 (product model)"),
+        _v(3, "GS1.RULE", "88.118.8/PUMP-2024-{21}"),
+    ],
+    f"88.118.9/01/{MOTOR_GTIN}": [_v(1, "HS_ALIAS", "88.118.9/MOTOR-7781")],
     "88.118.9/MOTOR-7781": [
         _v(1, "URL", "https://motors.example.cn/m/MOTOR-7781"),
         _v(2, "DESC", "Three-phase induction motor YE3-132, 7.5 kW"),

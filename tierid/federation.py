@@ -42,6 +42,7 @@ class NodeSpec:
     hosts: tuple[str, ...] = ()
     mirror_of: str = ""
     roots: tuple[str, ...] = ()
+    gs1_index: str = ""
     dns_port: int = 0
 
     @property
@@ -143,6 +144,8 @@ def node_config(fed: Federation, node: NodeSpec) -> str:
     if node.roots:
         roots = [fed.node(r).url for r in node.roots]
         lines += ["", "[resolver]", "enabled = true", f"roots = {json.dumps(roots)}"]
+        if node.gs1_index:
+            lines.append(f"gs1_index = {json.dumps(node.gs1_index)}")
     if node.dns_port:
         lines += ["", "[dns]", "enabled = true", f'host = "{HOST}"', f"port = {node.dns_port}"]
     return "\n".join(lines) + "\n"

@@ -3,8 +3,9 @@
 The face is authoritative for one zone (``[dns] zone``). A name under it is an identifier's
 name (:mod:`resolver.dns_names`); its NAPTR, URI and TXT data come from the record's public
 values (:mod:`resolver.faces.dns_records`), found by the same walk and caches as every other
-face. The zone apex has SOA and NS, and the name server's own name (when inside the zone)
-its address.
+face; a GS1 key's name (``gtin.<zone>``) answers with the record bound to the GTIN
+(:mod:`resolver.gs1_bindings`). The zone apex has SOA and NS, and the name server's own name
+(when inside the zone) its address.
 
 Answers follow what stock resolvers expect: AA set, RA clear; an unknown identifier is
 NXDOMAIN with the SOA in the authority section (its minimum and TTL are the negative-cache
@@ -47,9 +48,10 @@ from dns.rdtypes.IN.A import A
 from dns.rdtypes.IN.AAAA import AAAA
 
 from resolver.dns_hot import HotAnswers
-from resolver.dns_names import handle_for, name_for
+from resolver.dns_names import gtin_of, handle_for, name_for
 from resolver.errors import HandleNotFound, InvalidHandle, TieridError, dns_rcode
 from resolver.faces import dns_records
+from resolver.gs1_bindings import Gs1Resolver
 from resolver.handle import normalise
 from resolver.message import Answer, Query
 from resolver.values import lifetime
@@ -99,8 +101,15 @@ class DnsStats:
 class Responder:
     """Turns a query's wire bytes into the response's, answering from ``resolve``."""
 
-    def __init__(self, resolve: Resolve, settings: DnsSettings, stats: DnsStats) -> None:
+    def __init__(
+        self,
+        resolve: Resolve,
+        settings: DnsSettings,
+        stats: DnsStats,
+        gs1: Gs1Resolver | None = None,
+    ) -> None:
         self.resolve = resolve
+        self.gs1 = gs1
         self.settings = settings
         self.stats = stats
         self.zone = dns.name.from_text(settings.zone)
@@ -184,13 +193,8 @@ class Responder:
             self._zone_data(qname, rdtype, response)
             return None
         try:
-            handle = handle_for(qname, self.zone)
-        except InvalidHandle:
-            self._negative(response, dns.rcode.NXDOMAIN)
-            return None
-        try:
-            answer = await self.resolve(Query(handle))
-        except HandleNotFound:
+            handle, answer = await self._lookup(qname)
+        except (InvalidHandle, HandleNotFound):
             self._negative(response, dns.rcode.NXDOMAIN)
             return None
         except TieridError as err:
@@ -217,6 +221,17 @@ class Responder:
             self._extended_error(response, dns.edns.EDECode.STALE_ANSWER)
             return None
         return (normalise(handle), ttl) if answer.cache_ttl is not None else None
+
+    async def _lookup(self, qname: dns.name.Name) -> tuple[str, Answer]:
+        """The identifier a name stands for (a GS1 key's: the record bound to it) and its
+        answer. :raises InvalidHandle: the name stands for nothing."""
+        gtin = gtin_of(qname, self.zone)
+        if gtin is None:
+            handle = handle_for(qname, self.zone)
+            return handle, await self.resolve(Query(handle))
+        if self.gs1 is None:
+            raise HandleNotFound("GS1 keys are not resolved here ([resolver] gs1_index)")
+        return await self.gs1.resolve_key(gtin, {})
 
     def _zone_data(self, qname: dns.name.Name, rdtype: int, response: dns.message.Message) -> None:
         if qname == self.zone and rdtype in (dns.rdatatype.SOA, dns.rdatatype.ANY):
@@ -360,11 +375,16 @@ class DnsFace:
     """The UDP and TCP listeners; open and close them with the app."""
 
     def __init__(
-        self, resolve: Resolve, settings: DnsSettings, *, reuse_port: bool = False
+        self,
+        resolve: Resolve,
+        settings: DnsSettings,
+        *,
+        gs1: Gs1Resolver | None = None,
+        reuse_port: bool = False,
     ) -> None:
         self.settings = settings
         self.stats = DnsStats()
-        self.responder = Responder(resolve, settings, self.stats)
+        self.responder = Responder(resolve, settings, self.stats, gs1)
         self.reuse_port = reuse_port
         self._udp: asyncio.DatagramTransport | None = None
         self._tcp: asyncio.Server | None = None

@@ -18,7 +18,7 @@ from rich.table import Table
 
 from registry.bootstrap import ADMIN_INDEX, bootstrap_prefix, http_site
 from registry.storage.sqlite import SQLiteStore
-from resolver.dns_names import name_for
+from resolver.dns_names import gtin_name, name_for
 from resolver.faces.dns import DnsSettings
 from resolver.handle import prefix_record
 from tierid import config as config_mod
@@ -155,8 +155,10 @@ def _print_demo(fed: federation.Federation, created: int) -> None:
         console.print(f"  curl -s {resolver.url}/api/handles/{handle}")
     console.print(f"  open {resolver.url}/{demo_mod.SAMPLES[0]}?noredirect  (a page for people)")
     if resolver.dns_port:
-        name = name_for(demo_mod.SAMPLES[0], dns.name.from_text(DnsSettings().zone))
-        console.print(f"  dig @{federation.HOST} -p {resolver.dns_port} {name} NAPTR +short")
+        zone = dns.name.from_text(DnsSettings().zone)
+        named = (name_for(demo_mod.SAMPLES[0], zone), gtin_name(demo_mod.PUMP_GTIN, zone))
+        for asked in named:
+            console.print(f"  dig @{federation.HOST} -p {resolver.dns_port} {asked} NAPTR +short")
     console.print(
         f"Admins' secrets: {fed.data_dir}/secrets/<prefix>.secret "
         f"(identity {ADMIN_INDEX}:0.NA/<prefix>); status: tierid status"
