@@ -33,7 +33,7 @@ import re
 import dns.name
 
 from resolver.errors import InvalidHandle
-from resolver.gs1_keys import InvalidGs1Key, check_digit
+from resolver.gs1.keys import InvalidGs1Key, check_digit
 from resolver.handle import parse
 
 _PLAIN = re.compile(r"[A-Za-z0-9_-]{1,63}")

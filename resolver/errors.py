@@ -223,6 +223,7 @@ def to_json(err: TieridError, handle: str | None = None) -> dict[str, Any]:
     if shown is not None:
         body["handle"] = shown
     body["message"] = err.message
+    body.update(getattr(err, "details", None) or {})
     return body
 
 

@@ -8,7 +8,7 @@ import pytest
 from resolver.codes import ResponseCode as RC
 from resolver.dns_names import NotNameable
 from resolver.errors import HandleNotFound, InvalidHandle, TieridError, error_for
-from resolver.gs1_keys import InvalidGs1Key
+from resolver.gs1.keys import InvalidGs1Key
 
 
 @pytest.mark.parametrize("rc", [int(rc) for rc in RC])

@@ -8,7 +8,7 @@ import pytest
 
 from resolver.dns_names import NotNameable, gtin_name, gtin_of, handle_for, name_for
 from resolver.errors import InvalidHandle
-from resolver.gs1_keys import (
+from resolver.gs1.keys import (
     InvalidGs1Key,
     apply_rule,
     binding_suffix,

@@ -34,7 +34,8 @@ from resolver.faces.http_common import (
     Counters,
     edge_middleware,
 )
-from resolver.gs1_bindings import Gs1Resolver
+from resolver.faces.scan import ScanRoutes
+from resolver.gs1.bindings import Gs1Resolver
 from resolver.message import Answer, Identity, Query
 from resolver.redis_cache import RedisCache
 from resolver.upstream import Upstream
@@ -149,15 +150,12 @@ def make_app(config: Config) -> web.Application:
     # the lookup route first: the router tries routes in order, and it is the hot one
     routes = ResolutionRoutes(lookups.resolve, lookups.fast_hit, lookups.shared_hit)
     routes.add_to(app)
+    gs1_index = config.resolver.gs1_index
+    gs1 = Gs1Resolver(lookups.resolve, gs1_index) if gs1_index else None
+    ScanRoutes(lookups.resolve, gs1).add_to(app)
     face = None
     if config.dns.enabled:
-        gs1_index = config.resolver.gs1_index
-        face = DnsFace(
-            lookups.resolve,
-            config.dns,
-            gs1=Gs1Resolver(lookups.resolve, gs1_index) if gs1_index else None,
-            reuse_port=config.http.workers > 1,
-        )
+        face = DnsFace(lookups.resolve, config.dns, gs1=gs1, reuse_port=config.http.workers > 1)
         if lookups.cache is not None:
             lookups.cache.drop_listeners.append(face.drop)
         _managed(app, face.open, face.close)

@@ -4,7 +4,7 @@ The face is authoritative for one zone (``[dns] zone``). A name under it is an i
 name (:mod:`resolver.dns_names`); its NAPTR, URI and TXT data come from the record's public
 values (:mod:`resolver.faces.dns_records`), found by the same walk and caches as every other
 face; a GS1 key's name (``gtin.<zone>``) answers with the record bound to the GTIN
-(:mod:`resolver.gs1_bindings`). The zone apex has SOA and NS, and the name server's own name
+(:mod:`resolver.gs1.bindings`). The zone apex has SOA and NS, and the name server's own name
 (when inside the zone) its address.
 
 Answers follow what stock resolvers expect: AA set, RA clear; an unknown identifier is
@@ -51,7 +51,7 @@ from resolver.dns_hot import HotAnswers
 from resolver.dns_names import gtin_of, handle_for, name_for
 from resolver.errors import HandleNotFound, InvalidHandle, TieridError, dns_rcode
 from resolver.faces import dns_records
-from resolver.gs1_bindings import Gs1Resolver
+from resolver.gs1.bindings import Gs1Resolver
 from resolver.handle import normalise
 from resolver.message import Answer, Query
 from resolver.values import lifetime

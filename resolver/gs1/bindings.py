@@ -1,6 +1,6 @@
 """Resolving a GS1 key (a GTIN and its qualifiers) to the record bound to it, through the
 same lookups (walk and caches) as any identifier. The binding scheme is described in
-:mod:`resolver.gs1_keys`."""
+:mod:`resolver.gs1.keys`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from resolver.errors import HandleNotFound
-from resolver.gs1_keys import apply_rule, gcp_candidates, walk_up
+from resolver.gs1.keys import apply_rule, gcp_candidates, walk_up
 from resolver.message import Answer, Query
 from resolver.values import HandleValue
 

@@ -1,0 +1,1 @@
+"""GS1 keys, AI data, Digital Link URIs and scanner data."""

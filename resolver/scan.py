@@ -1,0 +1,147 @@
+"""From what a scanner or camera read to what to look up: a tierid identifier, or a GS1 key
+(GTIN with its qualifiers) to resolve through the bindings (:mod:`resolver.gs1.bindings`).
+
+Accepted, in the order tried: scanner data with a symbology identifier (``]Q3...``,
+``]Q1https://...``); AI data with a leading FNC1 (GS, or ``\\xe8`` as some decoders send it,
+or ``<GS>`` as text); bracketed text ``(01)...(21)...``; GS1 Digital Link URIs; URLs that
+carry an identifier (``https://host/api/handles/88.1/X``, ``https://host/88.1/X``); bare
+identifiers; bare GTINs; and AI data whose separators a scanner dropped. When dropped
+separators make the data readable in more than one way, the error lists the readings.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from urllib.parse import unquote, urlsplit
+
+from resolver.errors import InvalidHandle
+from resolver.gs1 import digital_link, scan_data
+from resolver.gs1.ai_data import (
+    GS,
+    Element,
+    Gs1DataError,
+    bracketed,
+    check_associations,
+    parse_bracketed,
+    parse_element_string,
+    readings,
+)
+from resolver.gs1.keys import GTIN_QUALIFIERS, InvalidGs1Key, gtin14
+from resolver.handle import parse as parse_handle
+
+_FNC1_AS_SENT = ("\x1d", "\xe8")
+_GTIN = re.compile(r"[0-9]{8}|[0-9]{12,14}")
+_HANDLE_PATH = re.compile(r"/(?:api/handles/)?([0-9A-Za-z][^/]*/.+)")
+
+
+class AmbiguousScan(Gs1DataError):
+    """Data without FNC1 separators that reads more than one way; ``candidates`` lists the
+    readings in bracketed form."""
+
+    def __init__(self, candidates: list[str]) -> None:
+        super().__init__(
+            "separators are missing and the data reads more than one way: " + "; ".join(candidates)
+        )
+        self.candidates = candidates
+
+    @property
+    def details(self) -> dict[str, list[str]]:
+        return {"candidates": self.candidates}
+
+
+@dataclass
+class Reading:
+    """What a scan names: ``handle`` for an identifier, else ``gtin`` and ``qualifiers``
+    (AIs 22, 10, 21) from the GS1 ``elements``."""
+
+    source: str
+    handle: str | None = None
+    gtin: str | None = None
+    qualifiers: dict[str, str] = field(default_factory=dict)
+    elements: list[Element] = field(default_factory=list)
+    symbology: str | None = None
+
+    def to_json(self) -> dict:
+        out: dict = {"from": self.source}
+        if self.symbology:
+            out["symbology"] = self.symbology
+        if self.handle:
+            out["handle"] = self.handle
+        if self.elements:
+            out["gs1"] = bracketed(self.elements)
+        if self.gtin:
+            out["gtin"] = self.gtin
+            out.update({f"ai{ai}": v for ai, v in self.qualifiers.items()})
+        return out
+
+
+def _from_elements(source: str, elements: list[Element]) -> Reading:
+    check_associations(elements)
+    values = {e.ai: e.value for e in elements}
+    if "01" not in values:
+        keys = ", ".join(f"({e.ai})" for e in elements)
+        raise Gs1DataError(f"no GTIN (01) to resolve among {keys}; tierid binds GTINs only")
+    qualifiers = {ai: values[ai] for ai in GTIN_QUALIFIERS if ai in values}
+    return Reading(source, gtin=values["01"], qualifiers=qualifiers, elements=elements)
+
+
+def _from_url(text: str) -> Reading:
+    try:
+        link = digital_link.parse(text)
+    except Gs1DataError as not_a_link:
+        found = _HANDLE_PATH.fullmatch(urlsplit(text).path)
+        if found is None:
+            raise not_a_link from None
+        handle = unquote(found.group(1))
+        parse_handle(handle)
+        return Reading("url", handle=handle)
+    return _from_elements("digital-link", link.elements)
+
+
+def _from_digits(text: str) -> Reading:
+    """AI data without any separator: fine when only one reading exists."""
+    found = readings(text)
+    if not found:
+        return _from_elements("element-string", parse_element_string(text))
+    if len(found) > 1:
+        raise AmbiguousScan([bracketed(r) for r in found])
+    return _from_elements("element-string", found[0])
+
+
+def read(raw: str) -> Reading:
+    """:raises InvalidHandle: (Gs1DataError, AmbiguousScan) naming what could not be read."""
+    text = raw.strip("\r\n").replace("<GS>", GS)
+    if not text:
+        raise Gs1DataError("the scan is empty")
+    if text.startswith("]"):
+        scan = scan_data.parse(text)
+        if scan.text is not None:
+            reading = read(scan.text)
+        elif scan.gtin is not None:
+            reading = _from_elements("ean", [Element("01", scan.gtin), *scan.elements])
+        else:
+            reading = _from_elements("element-string", scan.elements)
+        reading.symbology = scan.symbology
+        return reading
+    if text.startswith(_FNC1_AS_SENT):
+        return _from_elements("element-string", parse_element_string(text[1:]))
+    if text.startswith("("):
+        return _from_elements("bracketed", parse_bracketed(text))
+    if text.lower().startswith(("http://", "https://")):
+        return _from_url(text)
+    if _GTIN.fullmatch(text):
+        try:
+            return Reading("gtin", gtin=gtin14(text), elements=[Element("01", gtin14(text))])
+        except InvalidGs1Key:
+            pass  # not a GTIN after all: maybe AI data
+    if "/" in text:
+        try:
+            parse_handle(text)
+        except InvalidHandle:
+            pass
+        else:
+            return Reading("identifier", handle=text)
+    if text.isascii() and text[:2].isdigit():
+        return _from_digits(text)
+    raise Gs1DataError(f"{text[:40]!r} is neither an identifier nor GS1 data")

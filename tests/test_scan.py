@@ -1,0 +1,142 @@
+"""``POST /api/scan`` on a resolver: what scanners send (symbology identifiers, GS-separated
+AI data, Digital Link URIs in QR codes, URLs and bare identifiers) resolved to records held
+by an enterprise node two tiers down, GS1 keys through the company prefix index and the
+enterprise's bindings (walk-up, rules, aliases)."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from tests.conftest import NodeProcess
+
+ITEM = "88.120.1/PUMP-000123"
+MODEL_GTIN = "06905550100016"
+GCP = "69055501"
+
+
+@dataclass
+class Nodes:
+    enterprise: NodeProcess
+    resolver: NodeProcess
+
+    def scan(self, **body: str) -> tuple[int, dict]:
+        r = self.resolver.session().post(self.resolver.url + "/api/scan", json=body)
+        return r.status_code, r.json()
+
+
+@pytest.fixture(scope="module")
+def nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nodes]:
+    root = tmp_path_factory.mktemp("scan")
+    started: list[NodeProcess] = []
+    try:
+        for name in ("national", "province", "enterprise", "resolver"):
+            (root / name).mkdir()
+        national = NodeProcess(root / "national", prefix="88")
+        started.append(national)
+        province = NodeProcess(root / "province", prefix="88.120")
+        started.append(province)
+        enterprise = NodeProcess(root / "enterprise", prefix="88.120.1")
+        started.append(enterprise)
+        national.delegate("88.120", province)
+        province.delegate("88.120.1", enterprise)
+        index_admin = national.create_enterprise("88.gs1", b"gs1-secret")
+        r = national.session(index_admin).put(
+            national.api(f"88.gs1/{GCP}"),
+            json=[{"index": 1, "type": "GS1.PREFIX", "data": "88.120.1"}],
+        )
+        assert r.status_code == 201, r.text
+        resolver = NodeProcess(
+            root / "resolver",
+            prefix=None,
+            roots=[national.url],
+            resolver_options='gs1_index = "88.gs1"\n',
+        )
+        started.append(resolver)
+        writer = enterprise.session(enterprise.operator)
+        records = {
+            ITEM: [{"index": 1, "type": "URL", "data": "https://pumps.example/p/000123"}],
+            f"88.120.1/01/{MODEL_GTIN}": [
+                {"index": 1, "type": "URL", "data": "https://pumps.example/models/CP-200"},
+                {"index": 2, "type": "GS1.RULE", "data": "88.120.1/PUMP-{21}"},
+            ],
+            f"88.120.1/01/{MODEL_GTIN}/10/LOT7": [
+                {"index": 1, "type": "URL", "data": "https://pumps.example/lots/7"}
+            ],
+        }
+        for handle, values in records.items():
+            writer.put(enterprise.api(handle), json=values).raise_for_status()
+        yield Nodes(enterprise, resolver)
+    finally:
+        for n in started:
+            n.stop()
+
+
+def _url(body: dict) -> str:
+    return next(v["data"]["value"] for v in body["values"] if v["type"] == "URL")
+
+
+@pytest.mark.parametrize(
+    "scanned",
+    [
+        f"]Q301{MODEL_GTIN}21000123",  # GS1 QR code
+        f"]d201{MODEL_GTIN}10LOT9\x1d21000123",  # GS1 DataMatrix, lot unbound: walks up
+        f"\x1d01{MODEL_GTIN}21000123",  # AI data with its leading FNC1
+        f"(01){MODEL_GTIN}(21)000123",  # the text under the barcode
+        f"]Q1https://id.example.com/01/{MODEL_GTIN}/21/000123?linkType=gs1:pip",  # DL in QR
+        f"https://scan.example/api/handles/{ITEM}",  # a URL carrying the identifier
+        ITEM,
+    ],
+)
+def test_a_scan_of_the_serialised_pump_finds_its_record(nodes: Nodes, scanned: str) -> None:
+    status, body = nodes.scan(scan=scanned)
+    assert status == 200, body
+    assert body["responseCode"] == 1 and body["handle"] == ITEM
+    assert _url(body) == "https://pumps.example/p/000123"
+
+
+def test_the_finest_binding_wins_and_a_model_scan_gets_the_model(nodes: Nodes) -> None:
+    status, body = nodes.scan(scan=f"]C101{MODEL_GTIN}10LOT7")
+    assert status == 200 and body["handle"] == f"88.120.1/01/{MODEL_GTIN}/10/LOT7"
+    assert body["scan"] == {
+        "from": "element-string",
+        "symbology": "GS1_128",
+        "gs1": f"(01){MODEL_GTIN}(10)LOT7",
+        "gtin": MODEL_GTIN,
+        "ai10": "LOT7",
+    }
+    status, body = nodes.scan(scan=f"]E0{MODEL_GTIN[1:]}")  # the EAN-13 on the box
+    assert status == 200 and _url(body) == "https://pumps.example/models/CP-200"
+
+
+def test_raw_bytes_in_base64_with_fnc1_as_0xe8(nodes: Nodes) -> None:
+    raw = b"\xe801" + MODEL_GTIN.encode() + b"21000123"
+    status, body = nodes.scan(base64=base64.b64encode(raw).decode())
+    assert status == 200 and body["handle"] == ITEM
+
+
+def test_bad_scans_get_a_precise_error(nodes: Nodes) -> None:
+    status, body = nodes.scan(scan=f"(01){MODEL_GTIN[:-1]}7(21)000123")
+    assert status == 400 and body["responseCode"] == 102
+    assert body["ai"] == "01" and body["linter"] == "GS1_LINTER_INCORRECT_CHECK_DIGIT"
+    assert body["markup"] == f"{MODEL_GTIN[:-1]}*7*"
+    # a scanner that dropped the separators: two readings, both reported, none guessed
+    status, body = nodes.scan(scan=f"01{MODEL_GTIN}10ABC21XYZ")
+    assert status == 400 and sorted(body["candidates"]) == [
+        f"(01){MODEL_GTIN}(10)ABC(21)XYZ",
+        f"(01){MODEL_GTIN}(10)ABC21XYZ",
+    ]
+    status, body = nodes.scan(scan="(00)006141411234567890")
+    assert status == 400 and "GTIN" in body["message"]
+    status, body = nodes.scan(scan="01069055501000")  # no check digit and no company
+    assert status == 400
+    status, body = nodes.scan(base64="***")
+    assert status == 400 and body["responseCode"] == 4
+
+
+def test_an_unbound_gtin_is_not_found(nodes: Nodes) -> None:
+    status, body = nodes.scan(scan="]E04006381333931")  # a company nobody registered
+    assert status == 404 and body["responseCode"] == 100
