@@ -112,6 +112,11 @@ class HandleHttpClient:
     async def status(self) -> dict[str, Any]:
         return (await self._call("GET", "/api/status"))[1]
 
+    async def scan(self, scanned: bytes) -> dict[str, Any]:
+        """What a scanner read, resolved by the node (``POST /api/scan``)."""
+        body = {"base64": base64.b64encode(scanned).decode("ascii")}
+        return (await self._call("POST", "/api/scan", body=body))[1]
+
     async def list_prefixes(self) -> dict[str, Any]:
         return (await self._call("GET", "/api/prefixes"))[1]
 

@@ -77,6 +77,10 @@ def test_demo_federation_end_to_end(tmp_path: Path) -> None:
         assert r.headers["Location"] == "https://pumps.example.cn/p/PUMP-2024-000123"
         compressor = requests.get(f"{resolver}/api/handles/88.130.5/COMPRESSOR-XK-3").json()
         assert compressor["responseCode"] == 1
+        # the pump's GS1 QR code (GTIN + serial) reaches its record through the bindings
+        scan = {"scan": "]Q3010690123400001621000123"}
+        scanned = requests.post(f"{resolver}/api/scan", json=scan).json()
+        assert scanned["handle"] == "88.118.8/PUMP-2024-000123", scanned
 
         # a scanner that only speaks DNS asks for the pump's NAPTR and finds the manual
         def naptr(name: str) -> str:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.conftest import NodeProcess
+from tests.conftest import NodeProcess, tierid_cli
 
 ITEM = "88.120.1/PUMP-000123"
 MODEL_GTIN = "06905550100016"
@@ -140,3 +140,13 @@ def test_bad_scans_get_a_precise_error(nodes: Nodes) -> None:
 def test_an_unbound_gtin_is_not_found(nodes: Nodes) -> None:
     status, body = nodes.scan(scan="]E04006381333931")  # a company nobody registered
     assert status == 404 and body["responseCode"] == 100
+
+
+def test_the_cli_sends_raw_scanner_bytes(nodes: Nodes) -> None:
+    node = nodes.resolver.url
+    out = tierid_cli("scan", "--escapes", rf"]d201{MODEL_GTIN}10LOT7\x1d21000123", "--node", node)
+    # serial 000123 of lot LOT7: the lot's binding is the finest one there is
+    assert "from: element-string" in out.stdout and "https://pumps.example/lots/7" in out.stdout
+    bad = tierid_cli("scan", f"01{MODEL_GTIN}10ABC21XYZ", "--node", node, check=False)
+    assert bad.returncode == 1 and "reads more than one way" in bad.stderr
+    assert "Traceback" not in bad.stderr

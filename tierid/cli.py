@@ -27,6 +27,7 @@ for command in (
     nodes.init,
     keygen.keygen,
     records.resolve,
+    records.scan,
     records.register,
     records.delete,
     prefixes.prefix,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,10 @@ async def resolve(
     """Resolve HANDLE at a node and print its values."""
     async with client as c:
         answer = await c.get(handle, types=types, indexes=indexes)
+    _print_answer(answer, as_json)
+
+
+def _print_answer(answer: dict[str, Any], as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(answer, ensure_ascii=False, indent=2))
         return
@@ -73,6 +78,36 @@ async def resolve(
         shown = data["value"] if data.get("format") == "string" else json.dumps(data["value"])
         table.add_row(str(v["index"]), v["type"], shown, str(v.get("ttl", "")))
     console.print(table)
+
+
+def _unescaped(text: str) -> bytes:
+    """UTF-8 of ``text`` with each ``\\xHH`` replaced by the byte it names."""
+    parts = re.split(r"\\x([0-9A-Fa-f]{2})", text)
+    return b"".join(
+        bytes([int(p, 16)]) if i % 2 else p.encode("utf-8") for i, p in enumerate(parts)
+    )
+
+
+@click.command()
+@click.argument("scanned")
+@node_client
+@click.option(
+    "--escapes",
+    is_flag=True,
+    help=r"SCANNED has \xHH escapes for raw bytes (\x1d: GS, as scanners send FNC1).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the raw JSON answer.")
+@wraps_async
+async def scan(scanned: str, client: HandleHttpClient, escapes: bool, as_json: bool) -> None:
+    """Resolve what a barcode scanner read: GS1 data with or without a symbology identifier
+    (]Q3, ]d2, ]C1...), (01)... text, a Digital Link URI, a URL or an identifier."""
+    raw = _unescaped(scanned) if escapes else scanned.encode("utf-8")
+    async with client as c:
+        answer = await c.scan(raw)
+    if not as_json:
+        reading = answer["scan"]
+        console.print(", ".join(f"{k}: {v}" for k, v in reading.items()))
+    _print_answer(answer, as_json)
 
 
 @click.command()
