@@ -72,6 +72,11 @@ class TieridError(Exception):
     def http_status(self) -> int:
         return self.status_override or http_status(self.rc)
 
+    @property
+    def details(self) -> dict[str, Any]:
+        """Fields an error body carries besides the message (none unless a subclass says)."""
+        return {}
+
 
 class ProtocolError(TieridError):
     """Malformed request."""
@@ -223,7 +228,7 @@ def to_json(err: TieridError, handle: str | None = None) -> dict[str, Any]:
     if shown is not None:
         body["handle"] = shown
     body["message"] = err.message
-    body.update(getattr(err, "details", None) or {})
+    body.update(err.details)
     return body
 
 

@@ -132,9 +132,11 @@ def read(raw: str) -> Reading:
         return _from_url(text)
     if _GTIN.fullmatch(text):
         try:
-            return Reading("gtin", gtin=gtin14(text), elements=[Element("01", gtin14(text))])
+            gtin = gtin14(text)
         except InvalidGs1Key:
             pass  # not a GTIN after all: maybe AI data
+        else:
+            return Reading("gtin", gtin=gtin, elements=[Element("01", gtin)])
     if "/" in text:
         try:
             parse_handle(text)

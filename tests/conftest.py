@@ -230,6 +230,15 @@ max_value_bytes = 4096
         self.secrets[identity] = secret
         return identity
 
+    def index_company_prefix(self, gcp: str, prefix: str, index: str = "88.gs1") -> None:
+        """Host the GS1 Company Prefix index ``index`` here and record there that ``gcp``
+        belongs to the enterprise prefix ``prefix`` (README, "GS1 keys")."""
+        admin = self.create_enterprise(index, b"gs1-index-secret")
+        r = self.session(admin).put(
+            self.api(f"{index}/{gcp}"), json=[{"index": 1, "type": "GS1.PREFIX", "data": prefix}]
+        )
+        assert r.status_code == 201, r.text
+
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:

@@ -98,12 +98,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
         nodes.append(valves)
         national.delegate("88.120", province)
         province.delegate("88.120.1", valves)
-        index_admin = national.create_enterprise("88.gs1", b"gs1-secret")
-        r = national.session(index_admin).put(
-            national.api(f"88.gs1/{VALVE_GCP}"),
-            json=[{"index": 1, "type": "GS1.PREFIX", "data": "88.120.1"}],
-        )
-        assert r.status_code == 201, r.text
+        national.index_company_prefix(VALVE_GCP, "88.120.1")
         resolver = NodeProcess(
             root / "resolver",
             prefix=None,

@@ -43,12 +43,7 @@ def nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nodes]:
         started.append(enterprise)
         national.delegate("88.120", province)
         province.delegate("88.120.1", enterprise)
-        index_admin = national.create_enterprise("88.gs1", b"gs1-secret")
-        r = national.session(index_admin).put(
-            national.api(f"88.gs1/{GCP}"),
-            json=[{"index": 1, "type": "GS1.PREFIX", "data": "88.120.1"}],
-        )
-        assert r.status_code == 201, r.text
+        national.index_company_prefix(GCP, "88.120.1")
         resolver = NodeProcess(
             root / "resolver",
             prefix=None,

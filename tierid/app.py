@@ -150,8 +150,7 @@ def make_app(config: Config) -> web.Application:
     # the lookup route first: the router tries routes in order, and it is the hot one
     routes = ResolutionRoutes(lookups.resolve, lookups.fast_hit, lookups.shared_hit)
     routes.add_to(app)
-    gs1_index = config.resolver.gs1_index
-    gs1 = Gs1Resolver(lookups.resolve, gs1_index) if gs1_index else None
+    gs1 = Gs1Resolver(lookups.resolve, config.resolver.gs1_index)
     ScanRoutes(lookups.resolve, gs1).add_to(app)
     face = None
     if config.dns.enabled:

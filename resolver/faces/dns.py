@@ -106,7 +106,7 @@ class Responder:
         resolve: Resolve,
         settings: DnsSettings,
         stats: DnsStats,
-        gs1: Gs1Resolver | None = None,
+        gs1: Gs1Resolver,
     ) -> None:
         self.resolve = resolve
         self.gs1 = gs1
@@ -229,8 +229,6 @@ class Responder:
         if gtin is None:
             handle = handle_for(qname, self.zone)
             return handle, await self.resolve(Query(handle))
-        if self.gs1 is None:
-            raise HandleNotFound("GS1 keys are not resolved here ([resolver] gs1_index)")
         return await self.gs1.resolve_key(gtin, {})
 
     def _zone_data(self, qname: dns.name.Name, rdtype: int, response: dns.message.Message) -> None:
@@ -379,7 +377,7 @@ class DnsFace:
         resolve: Resolve,
         settings: DnsSettings,
         *,
-        gs1: Gs1Resolver | None = None,
+        gs1: Gs1Resolver,
         reuse_port: bool = False,
     ) -> None:
         self.settings = settings

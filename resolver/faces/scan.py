@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from resolver.errors import HandleNotFound, ProtocolError
+from resolver.errors import ProtocolError
 from resolver.faces.http import answer_json
 from resolver.faces.http_common import json_body, json_response
 from resolver.gs1.bindings import Gs1Resolver
@@ -48,7 +48,7 @@ def scan_text(body: object) -> str:
 
 
 async def resolve_reading(
-    reading: Reading, resolve: Resolve, gs1: Gs1Resolver | None
+    reading: Reading, resolve: Resolve, gs1: Gs1Resolver
 ) -> tuple[str, Answer]:
     """The identifier a reading names and its answer.
 
@@ -57,13 +57,11 @@ async def resolve_reading(
     if reading.handle is not None:
         return reading.handle, await resolve(Query(reading.handle))
     assert reading.gtin is not None
-    if gs1 is None:
-        raise HandleNotFound("GS1 keys are not resolved here ([resolver] gs1_index)")
     return await gs1.resolve_key(reading.gtin, reading.qualifiers)
 
 
 class ScanRoutes:
-    def __init__(self, resolve: Resolve, gs1: Gs1Resolver | None) -> None:
+    def __init__(self, resolve: Resolve, gs1: Gs1Resolver) -> None:
         self.resolve = resolve
         self.gs1 = gs1
 

@@ -26,6 +26,9 @@ def _text_of(values: list[HandleValue], value_type: str) -> str | None:
 
 
 class Gs1Resolver:
+    """GS1 keys to records through the company prefix index at ``index_prefix`` (empty: this
+    node resolves no GS1 keys, and says so)."""
+
     def __init__(self, resolve: Resolve, index_prefix: str) -> None:
         self.resolve = resolve
         self.index_prefix = index_prefix
@@ -33,8 +36,10 @@ class Gs1Resolver:
     async def enterprise_prefix(self, gtin: str) -> str:
         """The tierid prefix of the enterprise owning the GTIN's company prefix.
 
-        :raises HandleNotFound: no GCP of the GTIN is in the index.
+        :raises HandleNotFound: no GCP of the GTIN is in the index, or there is no index.
         """
+        if not self.index_prefix:
+            raise HandleNotFound("GS1 keys are not resolved here ([resolver] gs1_index)")
         found = await asyncio.gather(*(self._indexed(gcp) for gcp in gcp_candidates(gtin)))
         for prefix in found:
             if prefix:
