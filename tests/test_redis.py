@@ -172,6 +172,15 @@ def test_worker_processes_share_one_port_and_the_redis_cache(
         http_options="workers = 2",
     )
     try:
+        # the node answers once its first worker listens; the second may start later
+        started: set[int] = set()
+
+        def both_listening() -> bool:
+            with requests.Session() as s:  # a new connection, so either worker may take it
+                started.add(s.get(f"{workers.url}/api/status").json()["pid"])
+            return len(started) == 2
+
+        eventually(both_listening, seconds=10)
         shared.put("88.118.8/WORKERS", "https://pumps.example/workers")
         for _ in range(20):
             with requests.Session() as s:  # a new connection each time
