@@ -5,7 +5,9 @@ A handle ``P/S`` is answered here only if prefix ``P`` is homed here; a prefix r
 records of the tiers below it). Anything else is RC 301 (not responsible).
 
 Each write is one store transaction: it reads the current record, checks permissions,
-validates, and writes, so a failed write leaves nothing behind.
+validates, and writes, so a failed write leaves nothing behind. Whole-record writes are
+planned first (:meth:`Authority.plan_put`, :meth:`Authority.plan_delete`) and then applied,
+so a single write and a batch of them go through the same checks.
 """
 
 from __future__ import annotations
@@ -16,6 +18,17 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from registry.auth import verify_secret
+from registry.batch import (
+    BatchItem,
+    BatchRejected,
+    ItemResult,
+    Outcome,
+    PlannedWrite,
+    PutOp,
+    content,
+    run_batch,
+    same_values,
+)
 from registry.permissions import Authorizer, governing_handle
 from registry.referrals import route
 from registry.storage.base import ReadTxn, Store, StoredRecord, WriteTxn
@@ -226,6 +239,68 @@ class Authority:
         now = int(self.clock())
         return sorted((v.stamped(now) for v in values), key=lambda v: v.index)
 
+    def plan_put(
+        self,
+        txn: ReadTxn,
+        handle: str,
+        values: Sequence[HandleValue],
+        identity: Identity | None,
+        *,
+        op: PutOp,
+        idempotent: bool,
+    ) -> PlannedWrite:
+        """Check creating or replacing ``handle`` with ``values``; nothing is written yet.
+
+        ``op`` says what may happen: ``create`` (the record must not exist), ``update`` (it
+        must) or ``upsert`` (either). With ``idempotent`` (batches), a record already holding
+        exactly ``values`` is left alone (``Outcome.UNCHANGED``), so a retried batch changes
+        nothing; saying so needs the permission the write would need, so that equality is no
+        oracle for private values. Single writes rewrite it (new timestamps), as Handle.Net does.
+
+        :raises InvalidHandle, InvalidValue, NotResponsible, HandleNotFound,
+            HandleAlreadyExists, AuthenticationNeeded, InsufficientPermissions:
+        """
+        self._check_values(handle, values)
+        prefix, _ = self._responsible(txn, handle)
+        key, prefix_key = normalise(handle), normalise(prefix)
+        existing = txn.get(key)
+        add = P.ADD_NA if is_prefix_record(prefix) else P.ADD_HANDLE
+        if existing is None:
+            if op == "update":
+                raise HandleNotFound(handle=handle)
+            self._require(txn, identity, add, handle, None)
+            record = StoredRecord(handle, tuple(self._stamp(values)))
+            return PlannedWrite(key, handle, prefix_key, record, Outcome.CREATED)
+        if idempotent and same_values(existing.values, values):
+            perm = P.MODIFY_VALUE if op == "update" else add
+            self._require(txn, identity, perm, handle, existing)
+            return PlannedWrite(key, existing.handle, prefix_key, None, Outcome.UNCHANGED)
+        if op == "create":
+            raise HandleAlreadyExists(handle=handle)
+        self._require_diff(txn, identity, handle, existing, values, replace_all=True)
+        record = StoredRecord(existing.handle, tuple(self._stamp(values)))
+        return PlannedWrite(key, existing.handle, prefix_key, record, Outcome.REPLACED)
+
+    def plan_delete(
+        self, txn: ReadTxn, handle: str, identity: Identity | None, *, idempotent: bool
+    ) -> PlannedWrite:
+        """Check deleting a whole record (allowed even if its prefix is no longer homed, as
+        CNRI does). With ``idempotent``, a record that is already gone is ``UNCHANGED``.
+
+        :raises InvalidHandle, HandleNotFound, AuthenticationNeeded, InsufficientPermissions:
+        """
+        prefix, _ = parse(handle)
+        key, prefix_key = normalise(handle), normalise(prefix)
+        existing = txn.get(key)
+        perm = P.DELETE_NA if is_prefix_record(prefix) else P.DELETE_HANDLE
+        if existing is None:
+            if not idempotent:
+                raise HandleNotFound(handle=handle)
+            self._require(txn, identity, perm, handle, None)
+            return PlannedWrite(key, handle, prefix_key, None, Outcome.UNCHANGED)
+        self._require(txn, identity, perm, handle, existing)
+        return PlannedWrite(key, existing.handle, prefix_key, None, Outcome.DELETED)
+
     async def create(
         self,
         handle: str,
@@ -240,7 +315,6 @@ class Authority:
         With ``mint`` the handle is a stem to which a fresh UUID is appended.
         """
         self._writable()
-        self._check_values(handle, values)
 
         def run(txn: WriteTxn) -> WriteResult:
             target = handle
@@ -248,22 +322,33 @@ class Authority:
                 target = f"{handle}{uuid.uuid4()}"
                 while txn.get(normalise(target)) is not None:
                     target = f"{handle}{uuid.uuid4()}"
-            prefix, _ = self._responsible(txn, target)
-            key = normalise(target)
-            existing = txn.get(key)
-            if existing is None:
-                perm = P.ADD_NA if is_prefix_record(prefix) else P.ADD_HANDLE
-                self._require(txn, identity, perm, target, None)
-                record = StoredRecord(target, tuple(self._stamp(values)))
-            else:
-                if not overwrite:
-                    raise HandleAlreadyExists(handle=target)
-                self._require_diff(txn, identity, target, existing, values, replace_all=True)
-                record = StoredRecord(existing.handle, tuple(self._stamp(values)))
-            txn.put(key, record, normalise(prefix), created=existing is None)
-            return WriteResult(target, existing is None)
+            op: PutOp = "upsert" if overwrite else "create"
+            planned = self.plan_put(txn, target, values, identity, op=op, idempotent=False)
+            planned.apply(txn)
+            return WriteResult(target, planned.outcome is Outcome.CREATED)
 
         return await self._committed(await self.store.write(run, actor=_actor(identity)))
+
+    async def batch(
+        self, items: Sequence[BatchItem], identity: Identity | None, *, atomic: bool
+    ) -> list[ItemResult]:
+        """Check every item, then commit the batch in one transaction (see
+        :func:`registry.batch.run_batch` for what ``atomic`` means).
+
+        :raises ServerReadOnly: on a mirror.
+        :raises BatchRejected: when ``atomic`` and an item was rejected (nothing committed).
+        """
+        self._writable()
+        results = await self.store.write(
+            lambda txn: run_batch(self, txn, items, identity, atomic=atomic),
+            actor=_actor(identity),
+        )
+        changed = [normalise(r.handle) for r in results if r.outcome.changes]
+        if changed and self.notify is not None:
+            await self.notify(changed)
+        if atomic and any(r.error for r in results):
+            raise BatchRejected(results)
+        return results
 
     def _require_diff(
         self,
@@ -283,14 +368,7 @@ class Authority:
             prev = old.get(v.index)
             if prev is None:
                 needed.add(_perm_for(v, P.ADD_ADMIN, P.ADD_VALUE))
-            elif (
-                prev.type,
-                prev.data,
-                prev.ttl,
-                prev.ttl_type,
-                prev.permissions,
-                prev.references,
-            ) != (v.type, v.data, v.ttl, v.ttl_type, v.permissions, v.references):
+            elif content(prev) != content(v):
                 needed.add(_perm_for(prev, P.MODIFY_ADMIN, P.MODIFY_VALUE))
                 if (prev.type.upper() == HS_ADMIN) != (v.type.upper() == HS_ADMIN):
                     needed.add(_perm_for(v, P.MODIFY_ADMIN, P.MODIFY_VALUE))
@@ -372,19 +450,13 @@ class Authority:
         return await self._update_values(handle, identity, change)
 
     async def delete(self, handle: str, identity: Identity | None) -> WriteResult:
-        """Delete a whole record (allowed even if its prefix is no longer homed, as CNRI does)."""
+        """Delete a whole record (see :meth:`plan_delete`)."""
         self._writable()
-        prefix, _ = parse(handle)
 
         def run(txn: WriteTxn) -> WriteResult:
-            key = normalise(handle)
-            existing = txn.get(key)
-            if existing is None:
-                raise HandleNotFound(handle=handle)
-            perm = P.DELETE_NA if is_prefix_record(prefix) else P.DELETE_HANDLE
-            self._require(txn, identity, perm, handle, existing)
-            txn.delete(key, existing.handle)
-            return WriteResult(existing.handle, False)
+            planned = self.plan_delete(txn, handle, identity, idempotent=False)
+            planned.apply(txn)
+            return WriteResult(planned.handle, False)
 
         return await self._committed(await self.store.write(run, actor=_actor(identity)))
 

@@ -1,5 +1,6 @@
 """Handle.Net-compatible admin routes: PUT/DELETE ``/api/handles/{id}``, the
-``?prefix=`` listing, and ``/api/prefixes`` (list, home, unhome)."""
+``?prefix=`` listing, and ``/api/prefixes`` (list, home, unhome); plus ``POST /api/batch``
+for batches of whole-record writes (``registry.batch``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from registry.authority import Authority
+from registry.batch import MAX_ITEMS, OPS, BatchTooLarge, Op, counts, item_from_json
 from resolver.errors import InvalidValue, ProtocolError
 from resolver.faces.http_common import (
     flag,
@@ -45,6 +47,31 @@ def values_from_body(body: Any, handle: str, max_data_bytes: int) -> list[Handle
     return [value_from_json(item, max_data_bytes=max_data_bytes) for item in items]
 
 
+def batch_from_body(body: Any) -> tuple[Op, bool, list[Any]]:
+    """``{"op": "create|update|upsert|delete", "atomic": true, "items": [...]}``: the op,
+    whether the batch is all-or-nothing (the default) and the raw items.
+
+    :raises ProtocolError, BatchTooLarge:
+    """
+    if not isinstance(body, dict):
+        raise ProtocolError('body must be {"op": ..., "atomic": ..., "items": [...]}')
+    unknown = sorted(set(body) - {"op", "atomic", "items"})
+    if unknown:
+        raise ProtocolError(f"unknown field(s) in the batch: {', '.join(unknown)}")
+    op = body.get("op")
+    if op not in OPS:
+        raise ProtocolError(f'"op" must be one of {", ".join(OPS)}')
+    atomic = body.get("atomic", True)
+    if not isinstance(atomic, bool):
+        raise ProtocolError('"atomic" must be true or false')
+    items = body.get("items")
+    if not isinstance(items, list):
+        raise ProtocolError('"items" must be a list')
+    if len(items) > MAX_ITEMS:
+        raise BatchTooLarge(f"{len(items)} items; a batch holds at most {MAX_ITEMS}")
+    return op, atomic, items
+
+
 class AdminRoutes:
     def __init__(self, authority: Authority) -> None:
         self.authority = authority
@@ -56,6 +83,7 @@ class AdminRoutes:
         app.router.add_route("GET", "/api/prefixes", self.list_prefixes)
         app.router.add_route("POST", "/api/prefixes/{tail:.+}", self.home_prefix)
         app.router.add_route("DELETE", "/api/prefixes/{tail:.+}", self.unhome_prefix)
+        app.router.add_route("POST", "/api/batch", self.batch)
 
     async def put_handle(self, request: web.Request) -> web.Response:
         handle = path_handle(request, "/api/handles/")
@@ -85,6 +113,22 @@ class AdminRoutes:
         else:
             await self.authority.delete(handle, identity)
         return json_response({"responseCode": 1, "handle": handle})
+
+    async def batch(self, request: web.Request) -> web.Response:
+        """Up to 2000 creates, updates, upserts or deletes, checked first and committed in
+        one transaction, with a result per item (``registry.batch`` says what they mean)."""
+        identity = await identity_of(request)
+        op, atomic, raw = batch_from_body(await json_body(request))
+        items = [item_from_json(obj, op, self.authority.limits.max_value_bytes) for obj in raw]
+        results = await self.authority.batch(items, identity, atomic=atomic)
+        return json_response(
+            {
+                "responseCode": 1,
+                "committed": True,
+                "counts": counts(results),
+                "items": [r.to_json() for r in results],
+            }
+        )
 
     async def list_handles(self, request: web.Request) -> web.Response:
         prefix = request.query.get("prefix")
