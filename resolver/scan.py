@@ -27,7 +27,8 @@ from resolver.gs1.ai_data import (
     parse_element_string,
     readings,
 )
-from resolver.gs1.keys import GTIN_QUALIFIERS, InvalidGs1Key, gtin14
+from resolver.gs1.dictionary import table
+from resolver.gs1.keys import Gs1Key, InvalidGs1Key, gtin14, is_primary_key
 from resolver.handle import parse as parse_handle
 
 _FNC1_AS_SENT = ("\x1d", "\xe8")
@@ -52,13 +53,12 @@ class AmbiguousScan(Gs1DataError):
 
 @dataclass
 class Reading:
-    """What a scan names: ``handle`` for an identifier, else ``gtin`` and ``qualifiers``
-    (AIs 22, 10, 21) from the GS1 ``elements``."""
+    """What a scan names: ``handle`` for an identifier, else the GS1 ``key`` (primary key and
+    qualifiers) among the GS1 ``elements``."""
 
     source: str
     handle: str | None = None
-    gtin: str | None = None
-    qualifiers: dict[str, str] = field(default_factory=dict)
+    key: Gs1Key | None = None
     elements: list[Element] = field(default_factory=list)
     symbology: str | None = None
 
@@ -70,20 +70,20 @@ class Reading:
             out["handle"] = self.handle
         if self.elements:
             out["gs1"] = bracketed(self.elements)
-        if self.gtin:
-            out["gtin"] = self.gtin
-            out.update({f"ai{ai}": v for ai, v in self.qualifiers.items()})
+        if self.key:
+            out["key"] = self.key.path
         return out
 
 
 def _from_elements(source: str, elements: list[Element]) -> Reading:
     check_associations(elements)
-    values = {e.ai: e.value for e in elements}
-    if "01" not in values:
-        keys = ", ".join(f"({e.ai})" for e in elements)
-        raise Gs1DataError(f"no GTIN (01) to resolve among {keys}; tierid binds GTINs only")
-    qualifiers = {ai: values[ai] for ai in GTIN_QUALIFIERS if ai in values}
-    return Reading(source, gtin=values["01"], qualifiers=qualifiers, elements=elements)
+    primary = next((e for e in elements if is_primary_key(e.ai)), None)
+    if primary is None:
+        found = ", ".join(f"({e.ai})" for e in elements)
+        raise Gs1DataError(f"no GS1 primary key (such as a GTIN) to resolve among {found}")
+    allowed = {q for order in table()[primary.ai].dl_qualifiers or () for q in order}
+    qualifiers = {e.ai: e.value for e in elements if e.ai in allowed}
+    return Reading(source, key=Gs1Key.of(primary.ai, primary.value, qualifiers), elements=elements)
 
 
 def _from_url(text: str) -> Reading:
@@ -136,7 +136,7 @@ def read(raw: str) -> Reading:
         except InvalidGs1Key:
             pass  # not a GTIN after all: maybe AI data
         else:
-            return Reading("gtin", gtin=gtin, elements=[Element("01", gtin)])
+            return Reading("gtin", key=Gs1Key("01", gtin), elements=[Element("01", gtin)])
     if "/" in text:
         try:
             parse_handle(text)

@@ -100,8 +100,7 @@ def test_the_finest_binding_wins_and_a_model_scan_gets_the_model(nodes: Nodes) -
         "from": "element-string",
         "symbology": "GS1_128",
         "gs1": f"(01){MODEL_GTIN}(10)LOT7",
-        "gtin": MODEL_GTIN,
-        "ai10": "LOT7",
+        "key": f"01/{MODEL_GTIN}/10/LOT7",
     }
     status, body = nodes.scan(scan=f"]E0{MODEL_GTIN[1:]}")  # the EAN-13 on the box
     assert status == 200 and _url(body) == "https://pumps.example/models/CP-200"
@@ -124,8 +123,8 @@ def test_bad_scans_get_a_precise_error(nodes: Nodes) -> None:
         f"(01){MODEL_GTIN}(10)ABC(21)XYZ",
         f"(01){MODEL_GTIN}(10)ABC21XYZ",
     ]
-    status, body = nodes.scan(scan="(00)006141411234567890")
-    assert status == 400 and "GTIN" in body["message"]
+    status, body = nodes.scan(scan="(400)PO-2026-77")
+    assert status == 400 and "no GS1 primary key" in body["message"]
     status, body = nodes.scan(scan="01069055501000")  # no check digit and no company
     assert status == 400
     status, body = nodes.scan(base64="***")

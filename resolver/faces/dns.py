@@ -52,6 +52,7 @@ from resolver.dns_names import gtin_of, handle_for, name_for
 from resolver.errors import HandleNotFound, InvalidHandle, TieridError, dns_rcode
 from resolver.faces import dns_records
 from resolver.gs1.bindings import Gs1Resolver
+from resolver.gs1.keys import Gs1Key
 from resolver.handle import normalise
 from resolver.message import Answer, Query
 from resolver.values import lifetime
@@ -229,7 +230,8 @@ class Responder:
         if gtin is None:
             handle = handle_for(qname, self.zone)
             return handle, await self.resolve(Query(handle))
-        return await self.gs1.resolve_key(gtin, {})
+        bound = await self.gs1.resolve_key(Gs1Key("01", gtin), aliases=False)
+        return bound.handle, bound.answer
 
     def _zone_data(self, qname: dns.name.Name, rdtype: int, response: dns.message.Message) -> None:
         if qname == self.zone and rdtype in (dns.rdatatype.SOA, dns.rdatatype.ANY):

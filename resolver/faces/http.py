@@ -7,12 +7,14 @@ The face parses the request into a :class:`Query`, calls the injected ``resolve`
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Iterable
 from urllib.parse import quote
 
 from aiohttp import web
 
-from resolver.errors import RecursionTooDeep, TieridError, http_status
+from resolver.aliases import follow_aliases
+from resolver.errors import TieridError, http_status
 from resolver.faces import html
 from resolver.faces.http_common import (
     flag,
@@ -24,15 +26,19 @@ from resolver.faces.http_common import (
 )
 from resolver.json_values import value_to_json
 from resolver.message import Answer, Query
-from resolver.values import HS_ALIAS, first_url
+from resolver.values import HandleValue, first_url, lifetime
 
 Resolve = Callable[[Query], Awaitable[Answer]]
 
-#: How many HS_ALIAS hops the proxy follows (Handle.Net's proxy uses the same bound).
-MAX_ALIAS_HOPS = 20
 #: Longest time a redirect may be cached by browsers (Handle.Net's proxy: 2 days).
 MAX_REDIRECT_TTL = 2 * 86400
 _LOCATION_SAFE = ":/?#[]@!$&'()*+,;=%~-._"
+
+
+def redirect_ttl(values: Iterable[HandleValue]) -> int:
+    """How long a redirect built from these values may be cached: their shortest TTL, at
+    most :data:`MAX_REDIRECT_TTL`."""
+    return int(lifetime(values, time.time(), MAX_REDIRECT_TTL))
 
 
 def answer_json(answer: Answer) -> dict:
@@ -121,18 +127,8 @@ class ResolutionRoutes:
         try:
             query = await self._query(request, handle)
             answer = await self.resolve(query)
-            hops = 0
-            while not flag(request, "ignore_aliases"):
-                alias = next((v for v in answer.values if v.type.upper() == HS_ALIAS), None)
-                if alias is None:
-                    break
-                hops += 1
-                if hops > MAX_ALIAS_HOPS:
-                    raise RecursionTooDeep(f"more than {MAX_ALIAS_HOPS} aliases from {handle}")
-                target = alias.data.decode("utf-8", "replace")
-                answer = await self.resolve(
-                    Query(target, public_only=query.public_only, identity=query.identity)
-                )
+            if not flag(request, "ignore_aliases"):
+                answer = await follow_aliases(self.resolve, answer, query)
         except TieridError as err:
             title = "Not found" if err.http_status == 404 else "Cannot resolve"
             return web.Response(
@@ -148,7 +144,7 @@ class ResolutionRoutes:
             )
         url += request.query.get("urlappend", "")
         location = quote(url, safe=_LOCATION_SAFE)
-        ttl = min([MAX_REDIRECT_TTL, *(v.ttl for v in answer.values if v.ttl_type == 0)])
+        ttl = redirect_ttl(answer.values)
         return web.Response(
             status=302,
             headers={"Location": location, "Cache-Control": f"max-age={ttl}"},

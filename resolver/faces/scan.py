@@ -56,8 +56,9 @@ async def resolve_reading(
     """
     if reading.handle is not None:
         return reading.handle, await resolve(Query(reading.handle))
-    assert reading.gtin is not None
-    return await gs1.resolve_key(reading.gtin, reading.qualifiers)
+    assert reading.key is not None
+    bound = await gs1.resolve_key(reading.key)
+    return bound.handle, bound.answer
 
 
 class ScanRoutes:

@@ -1,14 +1,17 @@
-"""Resolving a GS1 key (a GTIN and its qualifiers) to the record bound to it, through the
-same lookups (walk and caches) as any identifier. The binding scheme is described in
-:mod:`resolver.gs1.keys`."""
+"""Resolving a GS1 key (a GTIN, SSCC, GLN, GIAI... and its qualifiers) to the records bound
+to it, through the same lookups (walk and caches) as any identifier. The binding scheme is
+described in :mod:`resolver.gs1.keys`."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
+from resolver.aliases import follow_aliases
 from resolver.errors import HandleNotFound
-from resolver.gs1.keys import apply_rule, gcp_candidates, walk_up
+from resolver.gs1.keys import Gs1Key, apply_rule
 from resolver.message import Answer, Query
 from resolver.values import HandleValue
 
@@ -25,6 +28,16 @@ def _text_of(values: list[HandleValue], value_type: str) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class Bound:
+    """One bound level of a key: ``level`` is the (walked-up) key that has a binding,
+    ``handle`` the identifier answered for (the binding, or what its rule or alias names)."""
+
+    level: Gs1Key
+    handle: str
+    answer: Answer
+
+
 class Gs1Resolver:
     """GS1 keys to records through the company prefix index at ``index_prefix`` (empty: this
     node resolves no GS1 keys, and says so)."""
@@ -33,18 +46,20 @@ class Gs1Resolver:
         self.resolve = resolve
         self.index_prefix = index_prefix
 
-    async def enterprise_prefix(self, gtin: str) -> str:
-        """The tierid prefix of the enterprise owning the GTIN's company prefix.
+    async def enterprise_prefix(self, key: Gs1Key) -> str:
+        """The tierid prefix of the enterprise owning the key's company prefix.
 
-        :raises HandleNotFound: no GCP of the GTIN is in the index, or there is no index.
+        :raises HandleNotFound: no GCP of the key is in the index, or there is no index.
         """
         if not self.index_prefix:
             raise HandleNotFound("GS1 keys are not resolved here ([resolver] gs1_index)")
-        found = await asyncio.gather(*(self._indexed(gcp) for gcp in gcp_candidates(gtin)))
+        found = await asyncio.gather(*(self._indexed(gcp) for gcp in key.company_prefixes()))
         for prefix in found:
             if prefix:
                 return prefix
-        raise HandleNotFound(f"no enterprise has registered the company prefix of GTIN {gtin}")
+        raise HandleNotFound(
+            f"no enterprise has registered the company prefix of ({key.ai}) {key.value}"
+        )
 
     async def _indexed(self, gcp: str) -> str | None:
         try:
@@ -53,23 +68,40 @@ class Gs1Resolver:
             return None
         return _text_of(answer.values, GS1_PREFIX)
 
-    async def resolve_key(self, gtin: str, qualifiers: dict[str, str]) -> tuple[str, Answer]:
-        """The finest bound record for the key (walking up from serial to lot to GTIN), with
-        a ``GS1.RULE`` applied when the key has what it needs.
+    async def _bound(self, prefix: str, level: Gs1Key, key: Gs1Key, aliases: bool) -> Bound | None:
+        """The level's binding, its ``GS1.RULE`` filled from the whole ``key`` (a rule whose
+        record does not exist leaves the binding's own values), aliases followed if asked."""
+        handle = f"{prefix}/{level.path}"
+        try:
+            answer = await self.resolve(Query(handle))
+        except HandleNotFound:
+            return None
+        rule = _text_of(answer.values, GS1_RULE)
+        target = apply_rule(rule, key) if rule else None
+        if target is not None:
+            with contextlib.suppress(HandleNotFound):
+                handle, answer = target, await self.resolve(Query(target))
+        if aliases:
+            answer = await follow_aliases(self.resolve, answer, Query(handle))
+            handle = answer.handle
+        return Bound(level, handle, answer)
 
-        :returns: the identifier answered for and its answer.
-        :raises HandleNotFound: nothing is bound to the GTIN.
+    async def levels(self, key: Gs1Key, *, aliases: bool = True) -> list[Bound]:
+        """Every bound level of the key, finest first (serial, lot, variant, GTIN), each
+        binding's ``HS_ALIAS`` followed unless ``aliases`` is false (the DNS face shows an
+        alias as a rule of its own).
+
+        :raises HandleNotFound: nothing is bound to the key or any coarser level.
         """
-        prefix = await self.enterprise_prefix(gtin)
-        for suffix in walk_up(gtin, qualifiers):
-            handle = f"{prefix}/{suffix}"
-            try:
-                answer = await self.resolve(Query(handle))
-            except HandleNotFound:
-                continue
-            rule = _text_of(answer.values, GS1_RULE)
-            target = apply_rule(rule, gtin, qualifiers) if rule else None
-            if target is not None:
-                return target, await self.resolve(Query(target))
-            return handle, answer
-        raise HandleNotFound(f"nothing is bound to GTIN {gtin} under {prefix}")
+        prefix = await self.enterprise_prefix(key)
+        found = await asyncio.gather(
+            *(self._bound(prefix, lv, key, aliases) for lv in key.walk_up())
+        )
+        bound = [b for b in found if b is not None]
+        if not bound:
+            raise HandleNotFound(f"nothing is bound to ({key.ai}) {key.value} under {prefix}")
+        return bound
+
+    async def resolve_key(self, key: Gs1Key, *, aliases: bool = True) -> Bound:
+        """The finest bound level of the key. :raises HandleNotFound: nothing is bound."""
+        return (await self.levels(key, aliases=aliases))[0]
