@@ -133,6 +133,10 @@ class HandleNotFound(TieridError):
     rc = RC.HANDLE_NOT_FOUND
 
 
+class LinkTypeNotFound(HandleNotFound):
+    """The key is known but offers no link of the requested type (GS1 resolvers: 404)."""
+
+
 class HandleAlreadyExists(TieridError):
     """Handle already exists."""
 

@@ -25,6 +25,7 @@ from registry.storage.sqlite import SQLiteStore
 from resolver.caching import CachingResolver
 from resolver.errors import NotResponsible
 from resolver.faces.cache_admin import CacheAdminRoutes
+from resolver.faces.digital_link import DigitalLinkRoutes
 from resolver.faces.dns import DnsFace
 from resolver.faces.http import ResolutionRoutes
 from resolver.faces.http_common import (
@@ -152,6 +153,8 @@ def make_app(config: Config) -> web.Application:
     routes.add_to(app)
     gs1 = Gs1Resolver(lookups.resolve, config.resolver.gs1_index)
     ScanRoutes(lookups.resolve, gs1).add_to(app)
+    if config.resolver.gs1_index:
+        DigitalLinkRoutes(gs1, config.http.public_url, config.node.name).add_to(app)
     face = None
     if config.dns.enabled:
         face = DnsFace(lookups.resolve, config.dns, gs1=gs1, reuse_port=config.http.workers > 1)

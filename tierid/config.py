@@ -47,6 +47,7 @@ class HttpSettings:
     max_body_bytes: int = 1_048_576
     workers: int = 1
     uvloop: bool = True
+    public_url: str = ""
 
 
 @dataclass(frozen=True)

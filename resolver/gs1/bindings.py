@@ -68,28 +68,32 @@ class Gs1Resolver:
             return None
         return _text_of(answer.values, GS1_PREFIX)
 
-    async def _bound(self, prefix: str, level: Gs1Key, key: Gs1Key, aliases: bool) -> Bound | None:
-        """The level's binding, its ``GS1.RULE`` filled from the whole ``key`` (a rule whose
-        record does not exist leaves the binding's own values), aliases followed if asked."""
+    async def _bound(self, prefix: str, level: Gs1Key, key: Gs1Key, aliases: bool) -> list[Bound]:
+        """The level's binding, finest first: the record its ``GS1.RULE`` builds from the
+        whole ``key`` (when that record exists), then the binding itself; aliases followed
+        if asked."""
         handle = f"{prefix}/{level.path}"
         try:
-            answer = await self.resolve(Query(handle))
+            answers = [(handle, await self.resolve(Query(handle)))]
         except HandleNotFound:
-            return None
-        rule = _text_of(answer.values, GS1_RULE)
+            return []
+        rule = _text_of(answers[0][1].values, GS1_RULE)
         target = apply_rule(rule, key) if rule else None
         if target is not None:
             with contextlib.suppress(HandleNotFound):
-                handle, answer = target, await self.resolve(Query(target))
-        if aliases:
-            answer = await follow_aliases(self.resolve, answer, Query(handle))
-            handle = answer.handle
-        return Bound(level, handle, answer)
+                answers.insert(0, (target, await self.resolve(Query(target))))
+        bound = []
+        for name, answer in answers:
+            if aliases:
+                answer = await follow_aliases(self.resolve, answer, Query(name))
+                name = answer.handle
+            bound.append(Bound(level, name, answer))
+        return bound
 
     async def levels(self, key: Gs1Key, *, aliases: bool = True) -> list[Bound]:
-        """Every bound level of the key, finest first (serial, lot, variant, GTIN), each
-        binding's ``HS_ALIAS`` followed unless ``aliases`` is false (the DNS face shows an
-        alias as a rule of its own).
+        """Every bound level of the key, finest first (a rule's record, serial, lot,
+        variant, GTIN), each binding's ``HS_ALIAS`` followed unless ``aliases`` is false
+        (the DNS face shows an alias as a rule of its own).
 
         :raises HandleNotFound: nothing is bound to the key or any coarser level.
         """
@@ -97,7 +101,7 @@ class Gs1Resolver:
         found = await asyncio.gather(
             *(self._bound(prefix, lv, key, aliases) for lv in key.walk_up())
         )
-        bound = [b for b in found if b is not None]
+        bound = [b for level in found for b in level]
         if not bound:
             raise HandleNotFound(f"nothing is bound to ({key.ai}) {key.value} under {prefix}")
         return bound
