@@ -34,6 +34,7 @@ run: install
 test: install
 	@command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; }
 	@command -v dig >/dev/null && command -v kdig >/dev/null || { apt-get update -qq && apt-get install -y -qq bind9-dnsutils knot-dnsutils >/dev/null; }
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 	$(VENV)/bin/ruff check .
 	TIERID_REQUIRE_EXTENSIONS=1 $(PY) -m pytest -q
 	TIERID_NO_EXTENSIONS=1 $(PY) -m pytest -q tests/test_compat.py

@@ -6,6 +6,7 @@ bootstraps its prefix with ``tierid init`` (a known secret), and stops it at the
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import os
@@ -238,6 +239,45 @@ max_value_bytes = 4096
             self.api(f"{index}/{gcp}"), json=[{"index": 1, "type": "GS1.PREFIX", "data": prefix}]
         )
         assert r.status_code == 201, r.text
+
+
+@contextlib.contextmanager
+def gs1_federation(
+    root: Path, enterprise_prefix: str, gcp: str, records: dict[str, list[dict]]
+) -> Iterator[tuple[NodeProcess, NodeProcess]]:
+    """Three tiers (``88``, the enterprise's province, the enterprise) with the GS1 Company
+    Prefix ``gcp`` indexed at the national node for the enterprise, ``records`` registered
+    there (values without an index are numbered in order), and a resolver that resolves GS1
+    keys. Yields (enterprise, resolver); every process stops at the end."""
+    province_prefix = enterprise_prefix.rsplit(".", 1)[0]
+    started: list[NodeProcess] = []
+    try:
+        for name in ("national", "province", "enterprise", "resolver"):
+            (root / name).mkdir()
+        national = NodeProcess(root / "national", prefix="88")
+        started.append(national)
+        province = NodeProcess(root / "province", prefix=province_prefix)
+        started.append(province)
+        enterprise = NodeProcess(root / "enterprise", prefix=enterprise_prefix)
+        started.append(enterprise)
+        national.delegate(province_prefix, province)
+        province.delegate(enterprise_prefix, enterprise)
+        national.index_company_prefix(gcp, enterprise_prefix)
+        resolver = NodeProcess(
+            root / "resolver",
+            prefix=None,
+            roots=[national.url],
+            resolver_options='gs1_index = "88.gs1"\n',
+        )
+        started.append(resolver)
+        writer = enterprise.session(enterprise.operator)
+        for handle, values in records.items():
+            indexed = [{"index": i, **v} for i, v in enumerate(values, start=1)]
+            writer.put(enterprise.api(handle), json=indexed).raise_for_status()
+        yield enterprise, resolver
+    finally:
+        for n in started:
+            n.stop()
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pytest
 import requests
 
-from tests.conftest import NodeProcess
+from tests.conftest import NodeProcess, gs1_federation
 
 GTIN = "06905550100016"
 BARE_GTIN = "06905550100023"  # bound, with no link and no URL
@@ -76,32 +76,8 @@ class Resolver:
 @pytest.fixture(scope="module")
 def dl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Resolver]:
     root = tmp_path_factory.mktemp("digital-link")
-    started: list[NodeProcess] = []
-    try:
-        for name in ("national", "province", "enterprise", "resolver"):
-            (root / name).mkdir()
-        national = NodeProcess(root / "national", prefix="88")
-        started.append(national)
-        province = NodeProcess(root / "province", prefix="88.120")
-        started.append(province)
-        enterprise = NodeProcess(root / "enterprise", prefix=PREFIX)
-        started.append(enterprise)
-        national.delegate("88.120", province)
-        province.delegate(PREFIX, enterprise)
-        national.index_company_prefix(GCP, PREFIX)
-        resolver = NodeProcess(
-            root / "resolver", prefix=None, roots=[national.url],
-            resolver_options='gs1_index = "88.gs1"\n',
-        )  # fmt: skip
-        started.append(resolver)
-        writer = enterprise.session(enterprise.operator)
-        for handle, values in RECORDS.items():
-            indexed = [{"index": i, **v} for i, v in enumerate(values, start=1)]
-            writer.put(enterprise.api(handle), json=indexed).raise_for_status()
+    with gs1_federation(root, PREFIX, GCP, RECORDS) as (_, resolver):
         yield Resolver(resolver)
-    finally:
-        for n in started:
-            n.stop()
 
 
 def test_the_default_link_and_language_negotiation(dl: Resolver) -> None:

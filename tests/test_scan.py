@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.conftest import NodeProcess, tierid_cli
+from tests.conftest import NodeProcess, gs1_federation, tierid_cli
 
 ITEM = "88.120.1/PUMP-000123"
 MODEL_GTIN = "06905550100016"
@@ -28,46 +28,21 @@ class Nodes:
         return r.status_code, r.json()
 
 
+RECORDS = {
+    ITEM: [{"type": "URL", "data": "https://pumps.example/p/000123"}],
+    f"88.120.1/01/{MODEL_GTIN}": [
+        {"type": "URL", "data": "https://pumps.example/models/CP-200"},
+        {"type": "GS1.RULE", "data": "88.120.1/PUMP-{21}"},
+    ],
+    f"88.120.1/01/{MODEL_GTIN}/10/LOT7": [{"type": "URL", "data": "https://pumps.example/lots/7"}],
+}
+
+
 @pytest.fixture(scope="module")
 def nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nodes]:
     root = tmp_path_factory.mktemp("scan")
-    started: list[NodeProcess] = []
-    try:
-        for name in ("national", "province", "enterprise", "resolver"):
-            (root / name).mkdir()
-        national = NodeProcess(root / "national", prefix="88")
-        started.append(national)
-        province = NodeProcess(root / "province", prefix="88.120")
-        started.append(province)
-        enterprise = NodeProcess(root / "enterprise", prefix="88.120.1")
-        started.append(enterprise)
-        national.delegate("88.120", province)
-        province.delegate("88.120.1", enterprise)
-        national.index_company_prefix(GCP, "88.120.1")
-        resolver = NodeProcess(
-            root / "resolver",
-            prefix=None,
-            roots=[national.url],
-            resolver_options='gs1_index = "88.gs1"\n',
-        )
-        started.append(resolver)
-        writer = enterprise.session(enterprise.operator)
-        records = {
-            ITEM: [{"index": 1, "type": "URL", "data": "https://pumps.example/p/000123"}],
-            f"88.120.1/01/{MODEL_GTIN}": [
-                {"index": 1, "type": "URL", "data": "https://pumps.example/models/CP-200"},
-                {"index": 2, "type": "GS1.RULE", "data": "88.120.1/PUMP-{21}"},
-            ],
-            f"88.120.1/01/{MODEL_GTIN}/10/LOT7": [
-                {"index": 1, "type": "URL", "data": "https://pumps.example/lots/7"}
-            ],
-        }
-        for handle, values in records.items():
-            writer.put(enterprise.api(handle), json=values).raise_for_status()
+    with gs1_federation(root, "88.120.1", GCP, RECORDS) as (enterprise, resolver):
         yield Nodes(enterprise, resolver)
-    finally:
-        for n in started:
-            n.stop()
 
 
 def _url(body: dict) -> str:

@@ -35,6 +35,7 @@ from resolver.faces.http_common import (
     Counters,
     edge_middleware,
 )
+from resolver.faces.labels import LabelRoutes
 from resolver.faces.scan import ScanRoutes
 from resolver.gs1.bindings import Gs1Resolver
 from resolver.message import Answer, Identity, Query
@@ -153,6 +154,7 @@ def make_app(config: Config) -> web.Application:
     routes.add_to(app)
     gs1 = Gs1Resolver(lookups.resolve, config.resolver.gs1_index)
     ScanRoutes(lookups.resolve, gs1).add_to(app)
+    LabelRoutes(lookups.resolve, config.http.public_url).add_to(app)
     if config.resolver.gs1_index:
         DigitalLinkRoutes(gs1, config.http.public_url, config.node.name).add_to(app)
     face = None

@@ -28,6 +28,7 @@ for command in (
     keygen.keygen,
     records.resolve,
     records.scan,
+    records.label,
     records.register,
     records.delete,
     prefixes.prefix,

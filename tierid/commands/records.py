@@ -14,6 +14,7 @@ from rich.table import Table
 from registry.bootstrap import ADMIN_INDEX
 from resolver.handle import parse, prefix_record
 from resolver.http_client import HandleHttpClient
+from resolver.labels import label_png, label_svg, label_url
 from resolver.typed_data import admin_perms_to_json
 from tierid.commands.common import node_client, wraps_async
 
@@ -108,6 +109,37 @@ async def scan(scanned: str, client: HandleHttpClient, escapes: bool, as_json: b
         reading = answer["scan"]
         console.print(", ".join(f"{k}: {v}" for k, v in reading.items()))
     _print_answer(answer, as_json)
+
+
+@click.command()
+@click.argument("handle")
+@node_client
+@click.option(
+    "--format", "kind", type=click.Choice(["svg", "png"]), default="svg", show_default=True
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File to write (default: <identifier>.<format> in the current folder).",
+)
+@click.option(
+    "--root",
+    help="Resolver URL the QR code points at (default: --node), e.g. https://id.example.cn.",
+)
+@wraps_async
+async def label(
+    handle: str, client: HandleHttpClient, kind: str, out: Path | None, root: str | None
+) -> None:
+    """Write a QR label for a registered identifier: its resolver URL as a QR code, with the
+    identifier printed under it (SVG for print, or PNG)."""
+    async with client as c:
+        answer = await c.get(handle)
+    registered = answer["handle"]
+    url = label_url(root or client.base_url, registered)
+    body = label_png(registered, url) if kind == "png" else label_svg(registered, url).encode()
+    path = out or Path(re.sub(r"[^A-Za-z0-9.-]+", "_", registered) + f".{kind}")
+    path.write_bytes(body)
+    console.print(f"{path}: QR code of {url}", soft_wrap=True)
 
 
 @click.command()
