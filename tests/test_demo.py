@@ -82,6 +82,14 @@ def test_demo_federation_end_to_end(tmp_path: Path) -> None:
         scanned = requests.post(f"{resolver}/api/scan", json=scan).json()
         assert scanned["handle"] == "88.118.8/PUMP-2024-000123", scanned
 
+        # the same code's Digital Link: the item's own page, and the model's manual
+        dl = f"{resolver}/01/06901234000016/21/000123"
+        item = requests.get(dl, allow_redirects=False)
+        assert item.status_code == 307
+        assert item.headers["Location"] == "https://pumps.example.cn/p/PUMP-2024-000123"
+        manual = requests.get(dl + "?linkType=gs1:instructions", allow_redirects=False)
+        assert manual.headers["Location"] == "https://pumps.example.cn/manuals/CP-200.pdf"
+
         # a scanner that only speaks DNS asks for the pump's NAPTR and finds the manual
         def naptr(name: str) -> str:
             dig = ["dig", "@127.0.0.1", "-p", dns_port, "+short", "+time=3", name, "NAPTR"]

@@ -4,6 +4,7 @@ by identifier across enterprises and provinces."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from registry.bootstrap import ADMIN_INDEX
@@ -30,6 +31,27 @@ def _v(index: int, type_: str, text: str, permissions: str | None = None) -> dic
     if permissions:
         value["permissions"] = permissions
     return value
+
+
+def _link(
+    index: int,
+    link_type: str,
+    href: str,
+    title: str,
+    language: str,
+    *,
+    media_type: str = "text/html",
+    default: bool = False,
+) -> dict[str, Any]:
+    link = {
+        "linkType": link_type,
+        "href": href,
+        "title": title,
+        "type": media_type,
+        "hreflang": [language],
+        "default": default,
+    }
+    return _v(index, "GS1.LINK", json.dumps(link, ensure_ascii=False))
 
 
 def _admin(prefix: str) -> dict[str, Any]:
@@ -81,6 +103,34 @@ PRODUCTS: dict[str, list[dict[str, Any]]] = {
         _v(1, "URL", "https://pumps.example.cn/models/CP-200"),
         _v(2, "DESC", "Centrifugal pump CP-200 (product model)"),
         _v(3, "GS1.RULE", "88.118.8/PUMP-2024-{21}"),
+        # what the GS1 Digital Link face serves for the model (README, "Digital Link")
+        _link(
+            4,
+            "gs1:pip",
+            "https://pumps.example.cn/models/CP-200",
+            "Product page",
+            "en",
+            default=True,
+        ),
+        _link(
+            5,
+            "gs1:pip",
+            "https://pumps.example.cn/zh/models/CP-200",
+            "产品页面",
+            "zh",
+            default=True,
+        ),
+        _link(
+            6,
+            "gs1:instructions",
+            "https://pumps.example.cn/manuals/CP-200.pdf",
+            "Manual",
+            "en",
+            media_type="application/pdf",
+        ),
+        _link(
+            7, "gs1:traceability", "https://trace.example.cn/lots/{01}/{10}", "Lot history", "zh"
+        ),
     ],
     f"88.118.9/01/{MOTOR_GTIN}": [_v(1, "HS_ALIAS", "88.118.9/MOTOR-7781")],
     "88.118.9/MOTOR-7781": [
