@@ -91,7 +91,9 @@ def _from_url(text: str) -> Reading:
         link = digital_link.parse(text)
     except Gs1DataError as not_a_link:
         found = _HANDLE_PATH.fullmatch(urlsplit(text).path)
-        if found is None:
+        # a path starting with a key AI (/01/...) is a Digital Link with an error, not an
+        # identifier: its error is the answer
+        if found is None or is_primary_key(found.group(1).split("/")[0]):
             raise not_a_link from None
         handle = unquote(found.group(1))
         parse_handle(handle)

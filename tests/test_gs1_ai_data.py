@@ -96,6 +96,36 @@ def test_digital_link_uris(case: dict) -> None:
             digital_link.parse(case["input"], _options(case))
 
 
+@pytest.mark.parametrize("case", vectors("element_string_to_dl_uri"), ids=lambda c: c["id"])
+def test_digital_link_uris_built_from_ai_data(case: dict) -> None:
+    options = _options(case)
+    if case["ok"]:
+        elements = parse_bracketed(case["input"], permit_unknown_ais=options.permit_unknown_ais)
+        uri = digital_link.to_uri(elements, case["stem"], options)
+        assert uri == case["expect"]
+        assert set(digital_link.parse(uri, options).elements) == set(elements)  # round trip
+    else:
+        with pytest.raises(Gs1DataError):
+            elements = parse_bracketed(case["input"], permit_unknown_ais=options.permit_unknown_ais)
+            digital_link.to_uri(elements, case["stem"], options)
+
+
+@pytest.mark.parametrize("case", vectors("uri_unescape"), ids=lambda c: c["id"])
+def test_uri_unescaping(case: dict) -> None:
+    for query, expect in ((False, case["expect_path"]), (True, case["expect_query"])):
+        if expect.isascii():
+            assert digital_link._decoded(case["input"], query=query) == expect
+        else:  # the engine's byte-for-byte %FF: not UTF-8, and in no AI's character set
+            with pytest.raises(Gs1DataError, match="not UTF-8"):
+                digital_link._decoded(case["input"], query=query)
+
+
+@pytest.mark.parametrize("case", vectors("uri_escape"), ids=lambda c: c["id"])
+def test_uri_escaping(case: dict) -> None:
+    assert digital_link.uri_escape(case["input"], query=False) == case["expect_path"]
+    assert digital_link.uri_escape(case["input"], query=True) == case["expect_query"]
+
+
 def _engine_form(scan: ScanData) -> str:
     """The syntax engine's notation of a scan: ``^`` AI data, escaped plain text, digits."""
     ai_data = "^" + element_string(scan.elements, "^") if scan.elements else ""

@@ -18,6 +18,7 @@ from urllib.parse import unquote
 
 from resolver.gs1.ai_data import Element, Gs1DataError, check_associations, check_value
 from resolver.gs1.dictionary import AiEntry, table
+from resolver.gs1.keys import is_primary_key
 
 _SCHEME = re.compile(r"(https?|HTTPS?)://")
 _HOST = re.compile(r"(?:[A-Za-z0-9._~!$&'()*+,;=-]*|\[[0-9A-Fa-f:.]+\])(?::[0-9]*)?")
@@ -57,7 +58,15 @@ class DigitalLink:
 
 
 def _decoded(text: str, *, query: bool) -> str:
-    value = unquote(text.replace("+", " ") if query else text, errors="strict")
+    """Percent-decoded as UTF-8. GS1's engine decodes bytes one to one, so ``%FF`` is a
+    character there; no AI's character set admits one, so it is an error here.
+
+    :raises Gs1DataError:
+    """
+    try:
+        value = unquote(text.replace("+", " ") if query else text, errors="strict")
+    except UnicodeDecodeError:
+        raise Gs1DataError(f"{text!r}: a percent-escape is not UTF-8") from None
     if "\x00" in value:
         raise Gs1DataError(f"{text!r}: NUL is not allowed")
     return value
@@ -182,3 +191,60 @@ def _attribute(
             raise Gs1DataError(f"AI ({ai}) has no data", ai=ai)
         return Element(ai, value)
     return Element(ai, _key_value(entry, value, options))
+
+
+#: the stem GS1 writes Digital Link URIs with when none is given
+CANONICAL_STEM = "https://id.gs1.org"
+_UNRESERVED = re.compile(r"[A-Za-z0-9._~-]")
+
+
+def uri_escape(value: str, *, query: bool) -> str:
+    """Percent-encode all but RFC 3986's unreserved characters, as GS1's engine does (a
+    space is ``+`` in the query)."""
+    out = []
+    for char in value:
+        if _UNRESERVED.fullmatch(char):
+            out.append(char)
+        elif char == " " and query:
+            out.append("+")
+        else:
+            out.extend(f"%{b:02X}" for b in char.encode("utf-8"))
+    return "".join(out)
+
+
+def to_uri(elements: list[Element], stem: str | None = None, options: Options = Options()) -> str:
+    """The Digital Link URI of AI data: the first primary key in the path with the
+    qualifiers it has (in the dictionary's order), every other AI in the query (those of a
+    predefined length first, then the rest, each in the order given); repeats dropped.
+
+    :raises Gs1DataError: no primary key, qualifiers of different orders, or an AI that
+        cannot be a Digital Link attribute.
+    """
+    check_associations(elements)
+    unique: list[Element] = []
+    for e in elements:
+        if e not in unique:
+            unique.append(e)
+    key = next((e for e in unique if is_primary_key(e.ai)), None)
+    if key is None:
+        raise Gs1DataError("no GS1 primary key to build a Digital Link URI on")
+    orders = table()[key.ai].dl_qualifiers or ()
+    qualifiers = {e.ai for e in unique if e is not key and any(e.ai in s for s in orders)}
+    order = next((s for s in orders if qualifiers <= set(s)), None)
+    if order is None:
+        raise Gs1DataError(
+            f"AIs {', '.join(sorted(qualifiers))} cannot qualify ({key.ai}) together"
+        )
+    path = [key, *(e for q in order for e in unique if e.ai == q)]
+    query = [e for e in unique if e not in path]
+    for e in query:
+        if e.entry is None and not options.permit_unknown_ais:
+            raise Gs1DataError(f"AI ({e.ai}) is not known", ai=e.ai)
+        if e.entry is not None and not e.entry.dl_attribute:
+            raise Gs1DataError(f"AI ({e.ai}) is not a Digital Link attribute", ai=e.ai)
+    query.sort(key=lambda e: not (e.entry is not None and e.entry.predefined_length))
+    uri = (stem or CANONICAL_STEM).rstrip("/")
+    uri += "".join(f"/{e.ai}/{uri_escape(e.value, query=False)}" for e in path)
+    if query:
+        uri += "?" + "&".join(f"{e.ai}={uri_escape(e.value, query=True)}" for e in query)
+    return uri
