@@ -20,6 +20,7 @@ How a GS1 key reaches a record (README, "GS1 keys"):
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -27,6 +28,7 @@ from resolver.errors import InvalidHandle
 from resolver.gs1.dictionary import AiEntry, table
 
 _DIGITS = re.compile(r"[0-9]+")
+_PLACEHOLDER = re.compile(r"\{([0-9]{2,4})\}")
 
 
 class InvalidGs1Key(InvalidHandle):
@@ -136,19 +138,26 @@ class Gs1Key:
         return [run[:n] for n in range(4, min(12, len(run)) + 1)]
 
 
-def apply_rule(template: str, key: Gs1Key) -> str | None:
-    """Fill ``{01}``, ``{10}``, ``{21}``, ``{8004}``... in a ``GS1.RULE`` template from the key,
-    or None when it needs an AI the key does not have."""
-    values = key.fields
+def fill_ais(
+    template: str, fields: dict[str, str], encode: Callable[[str], str] = str
+) -> str | None:
+    """Fill ``{01}``, ``{10}``, ``{21}``, ``{8004}``... in ``template`` from ``fields`` (each
+    value passed through ``encode``), or None when it names an AI they lack."""
     missing = False
 
     def fill(match: re.Match[str]) -> str:
         nonlocal missing
-        value = values.get(match.group(1))
+        value = fields.get(match.group(1))
         if value is None:
             missing = True
             return ""
-        return value
+        return encode(value)
 
-    built = re.sub(r"\{([0-9]{2,4})\}", fill, template)
+    built = _PLACEHOLDER.sub(fill, template)
     return None if missing else built
+
+
+def apply_rule(template: str, key: Gs1Key) -> str | None:
+    """A ``GS1.RULE`` template filled from the key, or None when it needs an AI the key
+    does not have."""
+    return fill_ais(template, key.fields)

@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import quote
 
 from resolver.errors import InvalidValue
+from resolver.gs1.keys import fill_ais
 from resolver.values import HandleValue
 
 GS1_LINK = "GS1.LINK"
@@ -33,7 +34,6 @@ PIP = GS1_VOC + "pip"
 _GS1_SPELLINGS = ("https://gs1.org/voc/", "http://gs1.org/voc/", "https://ref.gs1.org/voc/")
 _PREFIXES = {"gs1:": GS1_VOC, "schema:": "https://schema.org/"}
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,99}")
-_PLACEHOLDER = re.compile(r"\{([0-9]{2,4})\}")
 _LANGUAGE = re.compile(r"[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*")
 _MEDIA_TYPE = re.compile(r"[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+", re.IGNORECASE)
 _MAX_TEXT = 2000
@@ -115,18 +115,8 @@ class Link:
     def filled(self, fields: dict[str, str]) -> Link | None:
         """The link with ``{AI}`` placeholders in its href filled (percent-encoded) from
         ``fields``, or None when it names an AI they lack."""
-        missing = False
-
-        def fill(match: re.Match[str]) -> str:
-            nonlocal missing
-            value = fields.get(match.group(1))
-            if value is None:
-                missing = True
-                return ""
-            return quote(value, safe="")
-
-        href = _PLACEHOLDER.sub(fill, self.href)
-        if missing:
+        href = fill_ais(self.href, fields, lambda value: quote(value, safe=""))
+        if href is None:
             return None
         return Link(
             self.link_type, href, self.title, self.media_type, self.hreflang, self.context,
