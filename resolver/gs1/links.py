@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote
 
@@ -116,12 +116,7 @@ class Link:
         """The link with ``{AI}`` placeholders in its href filled (percent-encoded) from
         ``fields``, or None when it names an AI they lack."""
         href = fill_ais(self.href, fields, lambda value: quote(value, safe=""))
-        if href is None:
-            return None
-        return Link(
-            self.link_type, href, self.title, self.media_type, self.hreflang, self.context,
-            self.default,
-        )  # fmt: skip
+        return None if href is None else replace(self, href=href)
 
     def target(self) -> dict[str, Any]:
         """The RFC 9264 target object, as GS1's linkset schema has it."""
