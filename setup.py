@@ -12,6 +12,7 @@ EXTENSIONS = {
     "resolver._handle": "ext/_handle.pyx",
     "resolver._lru": "ext/_lru.pyx",
     "resolver._dns_hot": "ext/_dns_hot.pyx",
+    "resolver._hdl_codec": "ext/_hdl_codec.pyx",
 }
 
 
