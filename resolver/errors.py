@@ -213,10 +213,18 @@ def _subclasses(cls: type[TieridError]) -> list[type[TieridError]]:
 
 
 def error_for(rc: int, message: str, handle: str | None = None) -> TieridError:
-    """The exception for a response code received from another node (first class wins;
-    an invalid identifier is the plain :class:`InvalidHandle`, whatever rule failed there)."""
+    """The exception for a response code received from another node (the first class that
+    declares that code wins; an invalid identifier is the plain :class:`InvalidHandle`,
+    whatever rule failed there). Classes that take their code from what they carry (a
+    rejected batch) are never picked."""
     for cls in _subclasses(TieridError):
-        if cls.rc == rc and cls.status_override is None and not issubclass(cls, InvalidHandle):
+        declared = "rc" in vars(cls)
+        if (
+            declared
+            and cls.rc == rc
+            and cls.status_override is None
+            and not issubclass(cls, InvalidHandle)
+        ):
             return cls(message or None, handle=handle)
     if rc == RC.INVALID_HANDLE:
         return InvalidHandle("remote", message, handle=handle)
