@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from registry.auth import verify_secret
@@ -25,6 +25,7 @@ from registry.batch import (
     Outcome,
     PlannedWrite,
     PutOp,
+    apply,
     content,
     run_batch,
     same_values,
@@ -73,6 +74,17 @@ class HandleList:
 
 def _actor(identity: Identity | None) -> str | None:
     return str(identity) if identity else None
+
+
+def _governed(
+    txn: ReadTxn, handle: str, record: StoredRecord | None
+) -> Iterator[StoredRecord | None]:
+    """The records whose HS_ADMIN values grant rights on ``handle``: its own, then its
+    governing record, read only if needed (never for a server admin)."""
+    yield record
+    governing = governing_handle(handle)
+    if governing:
+        yield txn.get(normalise(governing))
 
 
 def _perm_for(value: HandleValue, admin: P, other: P) -> P:
@@ -135,9 +147,7 @@ class Authority:
     ) -> None:
         if identity is None:
             raise AuthenticationNeeded(handle=handle)
-        governing = governing_handle(handle)
-        records = [record, txn.get(normalise(governing)) if governing else None]
-        if not self.authorizer.allowed(txn, identity, perm, records):
+        if not self.authorizer.allowed(txn, identity, perm, _governed(txn, handle, record)):
             raise InsufficientPermissions(
                 f"{identity} lacks {perm.name} on {handle}", handle=handle
             )
@@ -193,8 +203,7 @@ class Authority:
                         "authentication needed to read restricted values", handle=query.handle
                     )
                 else:
-                    governing = governing_handle(query.handle)
-                    records = [record, txn.get(normalise(governing)) if governing else None]
+                    records = _governed(txn, query.handle, record)
                     may_read = self.authorizer.allowed(txn, query.identity, P.READ_VALUE, records)
                     chosen = [
                         v for v in chosen if v.public or (may_read and v.permissions & ADMIN_READ)
@@ -237,7 +246,7 @@ class Authority:
 
     def _stamp(self, values: Sequence[HandleValue]) -> list[HandleValue]:
         now = int(self.clock())
-        return sorted((v.stamped(now) for v in values), key=lambda v: v.index)
+        return sorted([v.stamped(now) for v in values], key=lambda v: v.index)
 
     def plan_put(
         self,
@@ -324,7 +333,7 @@ class Authority:
                     target = f"{handle}{uuid.uuid4()}"
             op: PutOp = "upsert" if overwrite else "create"
             planned = self.plan_put(txn, target, values, identity, op=op, idempotent=False)
-            planned.apply(txn)
+            apply(txn, [planned])
             return WriteResult(target, planned.outcome is Outcome.CREATED)
 
         return await self._committed(await self.store.write(run, actor=_actor(identity)))
@@ -455,7 +464,7 @@ class Authority:
 
         def run(txn: WriteTxn) -> WriteResult:
             planned = self.plan_delete(txn, handle, identity, idempotent=False)
-            planned.apply(txn)
+            apply(txn, [planned])
             return WriteResult(planned.handle, False)
 
         return await self._committed(await self.store.write(run, actor=_actor(identity)))

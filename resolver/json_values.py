@@ -40,6 +40,7 @@ def iso_time(ts: int) -> str:
 
 
 _CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL_CHARS = re.compile("[\x00-\x1f\x7f]")
 
 
 def _looks_binary(data: bytes) -> bool:
@@ -176,7 +177,7 @@ def value_from_json(
     vtype = obj.get("type")
     if not isinstance(vtype, str) or not vtype or len(vtype.encode()) > MAX_TYPE_LENGTH:
         raise InvalidValue(f"value {index}: type must be a string of 1 to {MAX_TYPE_LENGTH} bytes")
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in vtype):
+    if _CONTROL_CHARS.search(vtype):
         raise InvalidValue(f"value {index}: type contains a control character")
     if "data" not in obj:
         raise InvalidValue(f"value {index}: missing data")
@@ -187,7 +188,9 @@ def value_from_json(
     if len(data) > max_data_bytes:
         raise InvalidValue(f"value {index}: data is {len(data)} bytes, more than {max_data_bytes}")
     ttl, ttl_type = _ttl_from_json(obj.get("ttl"))
-    perms = permissions_from_json(obj.get("permissions", "1110"))
+    perms = hv.DEFAULT_PERMISSIONS  # "1110", not parsed again for every value of a bulk import
+    if "permissions" in obj:
+        perms = permissions_from_json(obj["permissions"])
     refs = obj.get("references", [])
     if not isinstance(refs, list) or len(refs) > MAX_REFERENCES:
         raise InvalidValue(f"value {index}: references must be a list of {{handle, index}}")

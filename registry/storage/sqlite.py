@@ -73,6 +73,20 @@ class _Reader:
         ).fetchone()
         return None if row is None else StoredRecord(row[0], unpack_values(row[1]))
 
+    def get_many(self, keys: Sequence[str]) -> dict[str, StoredRecord]:
+        """The records stored under ``keys`` (absent ones left out), one query per 500
+        keys: a batch reads its records at a fraction of the cost of one query each."""
+        out = {}
+        for i in range(0, len(keys), 500):
+            part = keys[i : i + 500]
+            rows = self.conn.execute(
+                "SELECT key, handle, record FROM handles "
+                f"WHERE key IN ({','.join('?' * len(part))})",
+                part,
+            )
+            out.update((r[0], StoredRecord(r[1], unpack_values(r[2]))) for r in rows)
+        return out
+
     def list_handles(self, prefix_key: str, offset: int, limit: int) -> list[str]:
         rows = self.conn.execute(
             "SELECT handle FROM handles WHERE prefix_key = ? ORDER BY key LIMIT ? OFFSET ?",
@@ -127,13 +141,25 @@ class _Writer(_Reader):
         )
 
     def put(self, key: str, record: StoredRecord, prefix_key: str, *, created: bool) -> None:
-        blob = pack_values(record.values)
-        self.conn.execute(
+        self.put_many([(key, record, prefix_key, created)])
+
+    def put_many(self, rows: Sequence[tuple[str, StoredRecord, str, bool]]) -> None:
+        """One statement per table for all ``rows`` (bulk import's rate rests on it)."""
+        handles, log = [], []
+        for key, record, prefix_key, created in rows:
+            blob = pack_values(record.values)
+            handles.append((key, record.handle, prefix_key, blob))
+            op = "create" if created else "update"
+            log.append((self.now, op, key, record.handle, blob, self.actor))
+        self.conn.executemany(
             "INSERT INTO handles (key, handle, prefix_key, record) VALUES (?, ?, ?, ?) "
             "ON CONFLICT(key) DO UPDATE SET record = excluded.record",
-            (key, record.handle, prefix_key, blob),
+            handles,
         )
-        self._log("create" if created else "update", key, record.handle, blob)
+        self.conn.executemany(
+            "INSERT INTO changes (at, op, key, handle, record, actor) VALUES (?, ?, ?, ?, ?, ?)",
+            log,
+        )
 
     def delete(self, key: str, handle: str) -> None:
         self.conn.execute("DELETE FROM handles WHERE key = ?", (key,))
