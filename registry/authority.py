@@ -26,6 +26,7 @@ from registry.batch import (
     PlannedWrite,
     PutOp,
     apply,
+    changed_keys,
     content,
     run_batch,
     same_values,
@@ -352,9 +353,8 @@ class Authority:
             lambda txn: run_batch(self, txn, items, identity, atomic=atomic),
             actor=_actor(identity),
         )
-        changed = [normalise(r.handle) for r in results if r.outcome.changes]
-        if changed and self.notify is not None:
-            await self.notify(changed)
+        if self.notify is not None:
+            await self.notify(changed_keys(results))
         if atomic and any(r.error for r in results):
             raise BatchRejected(results)
         return results

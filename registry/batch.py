@@ -142,6 +142,11 @@ def counts(results: Sequence[ItemResult]) -> dict[str, int]:
     return out
 
 
+def changed_keys(results: Sequence[ItemResult]) -> list[str]:
+    """The keys of the records a batch changed (what caches must forget)."""
+    return [normalise(r.handle) for r in results if r.outcome.changes]
+
+
 class BatchTooLarge(ProtocolError):
     """Too many items in one batch."""
 

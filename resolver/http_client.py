@@ -101,6 +101,17 @@ class HandleHttpClient:
         params = [("index", str(i)) for i in indexes]
         return (await self._call("DELETE", handle_path(handle), params))[1]
 
+    async def batch(
+        self, op: str, items: list[dict[str, Any]], *, atomic: bool = True
+    ) -> dict[str, Any]:
+        """``POST /api/batch``: up to 2000 items, the node's answer with a result per item.
+
+        :raises TieridError: as the first rejected item's response code says, when
+            ``atomic`` and an item was rejected (then nothing was committed).
+        """
+        body = {"op": op, "atomic": atomic, "items": items}
+        return (await self._call("POST", "/api/batch", body=body))[1]
+
     async def list_handles(
         self, prefix: str, page: int = -1, page_size: int = -1
     ) -> dict[str, Any]:

@@ -113,19 +113,26 @@ def _resolution(
     )
 
 
+def shared_cache(config: Config) -> RedisCache | None:
+    """The Redis cache the node's resolvers share, if configured (not open yet): writes
+    invalidate its entries, whether they come through the node or straight into its store."""
+    if not config.cache.redis_url:
+        return None
+    return RedisCache(
+        config.cache.redis_url,
+        config.cache.redis_namespace,
+        config.cache.redis_timeout_ms / 1000,
+        config.cache.redis_retry_s,
+    )
+
+
 def make_app(config: Config) -> web.Application:
     app = web.Application(middlewares=[edge_middleware], client_max_size=config.http.max_body_bytes)
     counters = app[COUNTERS] = Counters()
     store = SQLiteStore(config.storage_path, changelog_keep=config.node.changelog_keep)
     _managed(app, store.open, store.close)
-    shared = None
-    if config.cache.redis_url:
-        shared = RedisCache(
-            config.cache.redis_url,
-            config.cache.redis_namespace,
-            config.cache.redis_timeout_ms / 1000,
-            config.cache.redis_retry_s,
-        )
+    shared = shared_cache(config)
+    if shared is not None:
         _managed(app, shared.open, shared.close)
     authorizer = Authorizer(Identity.from_text(a) for a in config.node.server_admins)
     mirror_of = config.mirror.primary

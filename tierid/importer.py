@@ -1,0 +1,300 @@
+"""Bulk import: a CSV or JSON Lines file (``tierid.rows``) streamed into a store or a node
+in batches, with a result per row, idempotent re-runs and resumption after an interruption.
+
+Every row is an upsert (or a create, with ``op="create"``), so importing a file again
+changes nothing: its rows come back ``skipped`` (unchanged).
+
+How resumption stays exact: the import is known by a hash of the file's content and the
+op. After each batch a checkpoint (byte offset and line reached, size of the results file,
+counts) is stored in the same transaction as the batch's rows (``StoreSink``: the store's
+``meta`` table), and the batch's results are appended and synced to the results file
+before that commit. After a kill the store holds exactly the batches before the
+checkpoint, so the import goes on from its offset and the results file is cut back to the
+size the checkpoint names: no row is written twice or left out. Through a node
+(``NodeSink``) the checkpoint can only follow the node's answer, so the batch in flight at
+an interruption is sent again; the node then reports its rows as ``skipped`` (unchanged).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import hashlib
+import io
+import json
+import os
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from functools import partial
+from pathlib import Path
+from typing import Any, Protocol
+
+from registry.authority import Authority, RecordLimits
+from registry.batch import BatchItem, ItemResult, Op, Outcome, changed_keys, run_batch
+from registry.batch import counts as tally
+from registry.permissions import Authorizer
+from registry.storage.base import Store, WriteTxn
+from resolver.errors import error_for
+from resolver.http_client import HandleHttpClient
+from resolver.json_values import value_to_json
+from resolver.message import Identity
+from tierid.rows import Row, batches
+
+RESULT_COLUMNS = ("line", "handle", "result", "code", "reason")
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """How far an import got, stored with the rows it covers."""
+
+    offset: int = 0  # bytes of the input done
+    lines: int = 0  # lines of the input done
+    results: int = 0  # bytes of the results file that go with them
+    counts: dict[str, int] = field(default_factory=lambda: tally(()))
+    done: bool = False
+
+    @property
+    def rows(self) -> int:
+        return sum(self.counts.values())
+
+    def to_text(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_text(cls, text: str) -> Checkpoint:
+        return cls(**json.loads(text))
+
+
+Record = Callable[[Sequence[ItemResult]], Checkpoint]
+
+
+class Sink(Protocol):
+    """Where batches go, and where their checkpoint is kept."""
+
+    async def load(self, key: str) -> Checkpoint | None: ...
+
+    async def write(self, key: str, items: Sequence[BatchItem], record: Record) -> None:
+        """Write a batch; ``record`` takes its results and returns the checkpoint to keep."""
+
+    async def save(self, key: str, checkpoint: Checkpoint) -> None: ...
+
+
+class StoreSink:
+    """Straight into a local store, through the authority's checks and the change log;
+    each batch is one transaction holding its rows and its checkpoint."""
+
+    def __init__(
+        self,
+        store: Store,
+        limits: RecordLimits,
+        actor: str,
+        notify: Callable[[list[str]], Awaitable[Any]] | None = None,
+    ) -> None:
+        """Whoever may open the store file may write anything in it, so the import runs
+        as a server admin named ``actor`` (what the change log records). ``notify`` is told
+        the keys each batch changed, as the node's own writes tell its shared cache."""
+        self.store = store
+        self.actor = actor
+        self.notify = notify
+        self.identity = Identity(actor, 0)
+        self.authority = Authority(store, Authorizer([self.identity]), limits)
+
+    async def load(self, key: str) -> Checkpoint | None:
+        text = await self.store.read(lambda txn: txn.get_meta(key))
+        return None if text is None else Checkpoint.from_text(text)
+
+    async def write(self, key: str, items: Sequence[BatchItem], record: Record) -> None:
+        def run(txn: WriteTxn) -> list[ItemResult]:
+            results = run_batch(self.authority, txn, items, self.identity, atomic=False)
+            txn.set_meta(key, record(results).to_text())
+            return results
+
+        results = await self.store.write(run, actor=self.actor)
+        if self.notify is not None:
+            await self.notify(changed_keys(results))
+
+    async def save(self, key: str, checkpoint: Checkpoint) -> None:
+        await self.store.write(lambda txn: txn.set_meta(key, checkpoint.to_text()), self.actor)
+
+
+class NodeSink:
+    """Through a node's ``POST /api/batch`` (not atomic); the checkpoint lives in a file."""
+
+    def __init__(self, client: HandleHttpClient, state: Path) -> None:
+        self.client = client
+        self.state = state
+
+    async def load(self, key: str) -> Checkpoint | None:
+        """The checkpoint of this file's import into this node, if that was the last one."""
+        if not self.state.exists():
+            return None
+        saved = json.loads(self.state.read_text("utf-8"))
+        if (saved["key"], saved["node"]) != (key, self.client.base_url):
+            return None
+        return Checkpoint.from_text(saved["checkpoint"])
+
+    async def write(self, key: str, items: Sequence[BatchItem], record: Record) -> None:
+        sent = [i for i in items if i.error is None]
+        answered: Iterator[ItemResult] = iter(())
+        if sent:
+            body = [
+                {"handle": i.handle, "values": [value_to_json(v) for v in i.values]} for i in sent
+            ]
+            answer = await self.client.batch(sent[0].op, body, atomic=False)
+            answered = (_result_from_json(r) for r in answer["items"])
+        results = [
+            ItemResult(i.handle, Outcome.REJECTED, i.error) if i.error else next(answered)
+            for i in items
+        ]
+        await self.save(key, record(results))
+
+    async def save(self, key: str, checkpoint: Checkpoint) -> None:
+        saved = {"key": key, "node": self.client.base_url, "checkpoint": checkpoint.to_text()}
+        _replace_durably(self.state, json.dumps(saved))
+
+
+def _result_from_json(obj: dict[str, Any]) -> ItemResult:
+    outcome = Outcome(obj["result"])
+    error = None
+    if outcome is Outcome.REJECTED:
+        error = error_for(obj["responseCode"], obj.get("message", ""), obj["handle"])
+    return ItemResult(obj["handle"], outcome, error)
+
+
+def _replace_durably(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def import_key(path: Path, op: Op) -> str:
+    """What an import is known by: its op and the SHA-256 of the file (read in pieces)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return f"import:{op}:{digest.hexdigest()}"
+
+
+@dataclass(frozen=True)
+class Summary:
+    checkpoint: Checkpoint  # the whole file's, over every run
+    this_run: dict[str, int]
+    resumed_from: int  # line the run started after (0: from the start)
+    already_done: bool = False
+    results_short: bool = False  # the results file had lost lines a checkpoint names
+
+    @property
+    def changed(self) -> int:
+        return sum(self.this_run[o.value] for o in Outcome if o.changes)
+
+
+Progress = Callable[[Checkpoint, int], None]
+
+
+class Import:
+    """One file into one sink (see the module docstring)."""
+
+    def __init__(
+        self,
+        path: Path,
+        fmt: str,
+        op: Op,
+        results: Path,
+        *,
+        batch_size: int,
+        max_data_bytes: int,
+    ) -> None:
+        self.path = path
+        self.fmt = fmt
+        self.op = op
+        self.results_path = results
+        self.batch_size = batch_size
+        self.max_data_bytes = max_data_bytes
+        self.key = import_key(path, op)
+
+    async def run(self, sink: Sink, *, restart: bool, progress: Progress) -> Summary:
+        """Import what the checkpoint does not cover yet (everything with ``restart``);
+        ``progress`` is told the checkpoint and the rows of this run after each batch."""
+        start = None if restart else await sink.load(self.key)
+        if start is not None and start.done:
+            return Summary(start, tally(()), start.lines, already_done=True)
+        start = start or Checkpoint()
+        short = self._open_results(start)
+        self.state = start
+        progress(start, 0)
+        try:
+            with batches(
+                self.path,
+                self.fmt,
+                start.offset,
+                start.lines,
+                self.op,
+                max_data_bytes=self.max_data_bytes,
+                size=self.batch_size,
+            ) as read:
+                await self._write(sink, read, lambda cp: progress(cp, cp.rows - start.rows))
+        finally:
+            self.results.close()
+        self.state = replace(self.state, done=True)
+        await sink.save(self.key, self.state)
+        this_run = {k: v - start.counts[k] for k, v in self.state.counts.items()}
+        return Summary(self.state, this_run, start.lines, results_short=short)
+
+    async def _write(
+        self, sink: Sink, read: Iterator[list[Row]], progress: Callable[[Checkpoint], None]
+    ) -> None:
+        """One batch after another: reading the next one while a store writes gains nothing
+        measurable (both are Python work under one GIL)."""
+        for batch in read:
+            items = [r.item for r in batch]
+            write = sink.write(self.key, items, partial(self._record, batch))
+            await self._settle(asyncio.ensure_future(write), progress)
+
+    async def _settle(
+        self, pending: asyncio.Future[None], progress: Callable[[Checkpoint], None]
+    ) -> None:
+        """Wait for a batch; when the import is stopped (Ctrl-C), let the batch in flight
+        finish first, so that it is committed with its results or not at all."""
+        try:
+            await asyncio.shield(pending)
+        except asyncio.CancelledError:
+            await pending
+            raise
+        progress(self.state)
+
+    def _open_results(self, start: Checkpoint) -> bool:
+        """Open the results file where ``start`` left it; True if it had lost lines."""
+        if start.results == 0:
+            self.results = open(self.results_path, "wb")  # noqa: SIM115
+            self._append([RESULT_COLUMNS])
+            return False
+        self.results = open(self.results_path, "r+b" if self.results_path.exists() else "wb")  # noqa: SIM115
+        size = self.results.seek(0, os.SEEK_END)
+        if size > start.results:
+            self.results.truncate(start.results)
+            self.results.seek(start.results)
+        return size < start.results
+
+    def _append(self, lines: Sequence[Sequence[Any]]) -> None:
+        text = io.StringIO()
+        csv.writer(text, lineterminator="\n").writerows(lines)
+        self.results.write(text.getvalue().encode("utf-8"))
+        self.results.flush()
+        os.fsync(self.results.fileno())
+
+    def _record(self, batch: Sequence[Row], results: Sequence[ItemResult]) -> Checkpoint:
+        """Append a batch's results (synced) and return the checkpoint that covers it."""
+        counts = dict(self.state.counts)
+        lines = []
+        for row, (handle, outcome, error) in zip(batch, results, strict=True):
+            counts[outcome] += 1  # a StrEnum member is its own str key (``.value`` costs 1 us)
+            reason = (int(error.rc), error.message) if error else ("", "")
+            lines.append((row.line, handle, outcome, *reason))
+        self._append(lines)
+        last = batch[-1]
+        self.state = Checkpoint(last.end, last.lines, self.results.tell(), counts)
+        return self.state

@@ -1,0 +1,153 @@
+"""Reading import files: CSV and JSON Lines, one identifier per row or line, as batch
+items with where each row starts and ends (the import's checkpoints are byte offsets).
+
+- CSV: ``handle`` then any number of ``index,type,data`` groups (string data, default TTL
+  and permissions); empty groups are ignored (spreadsheets pad rows), a first row whose
+  first cell is ``handle`` is a header, and quoted fields may span lines.
+- JSON Lines: ``{"handle": "88.118.8/P-1", "values": [...]}`` with values in Handle.Net's
+  JSON form (what ``PUT /api/handles`` takes); blank lines are ignored.
+
+A row that cannot be read becomes an item carrying its reason (rejected like a row the
+authority refuses), never an exception.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO, NamedTuple
+
+from registry.batch import BatchItem, Op, item_from_json
+from resolver.errors import ProtocolError, TieridError
+from resolver.handle import normalise
+from resolver.json_values import value_from_json
+
+FORMATS = ("csv", "jsonl")
+_SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+
+
+def format_of(path: Path) -> str | None:
+    """The format a file name says (``.csv``, ``.jsonl``, ``.ndjson``), if any."""
+    return _SUFFIXES.get(path.suffix.lower())
+
+
+class Row(NamedTuple):
+    line: int  # where the row starts (1-based), for the results file
+    end: int  # byte offset just after the row
+    lines: int  # lines read up to ``end``
+    item: BatchItem
+
+
+def item_from_cells(cells: Sequence[str], op: Op, max_data_bytes: int) -> BatchItem:
+    """A CSV row: ``handle`` then ``index,type,data`` groups, read as JSON values are."""
+    handle, groups = cells[0], cells[1:]
+    try:
+        if len(groups) % 3:
+            raise ProtocolError(
+                f"{len(cells)} columns: expected handle, then index,type,data groups"
+            )
+        values = tuple(
+            value_from_json({"index": i, "type": t, "data": d}, max_data_bytes=max_data_bytes)
+            for i, t, d in zip(groups[::3], groups[1::3], groups[2::3], strict=True)
+            if i or t or d
+        )
+    except TieridError as err:
+        return BatchItem(op, handle, error=err)
+    return BatchItem(op, handle, values)
+
+
+class _Lines:
+    """A binary file's lines from ``offset``, decoded, counting bytes and lines as they go.
+    ``csv.reader`` pulls exactly the lines of one record, so after each record ``end`` is
+    where the next begins. ``bad`` says a line of the current record was not UTF-8."""
+
+    def __init__(self, f: BinaryIO, offset: int, lines: int) -> None:
+        self.f = f
+        self.end = offset
+        self.lines = lines
+        self.bad = False
+
+    def __iter__(self) -> Iterator[str]:
+        for raw in self.f:
+            if self.end == 0 and raw.startswith(b"\xef\xbb\xbf"):  # a spreadsheet's BOM
+                raw = raw[3:]
+                self.end = 3
+            self.end += len(raw)
+            self.lines += 1
+            try:
+                yield raw.decode("utf-8")
+            except UnicodeDecodeError:
+                self.bad = True
+                yield raw.decode("utf-8", "replace")
+
+
+def csv_rows(f: BinaryIO, offset: int, lines: int, op: Op, max_data_bytes: int) -> Iterator[Row]:
+    source = _Lines(f, offset, lines)
+    reader = csv.reader(source, strict=True)
+    while True:
+        start, source.bad = source.lines + 1, False
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as err:
+            item = BatchItem(op, "", error=ProtocolError(f"not valid CSV: {err}"))
+            yield Row(start, source.end, source.lines, item)
+            continue
+        if not cells or (start == 1 and cells[0].strip().lower() == "handle"):
+            continue
+        item = item_from_cells(cells, op, max_data_bytes)
+        if source.bad:
+            item = BatchItem(op, item.handle, error=ProtocolError("row is not valid UTF-8"))
+        yield Row(start, source.end, source.lines, item)
+
+
+def jsonl_rows(f: BinaryIO, offset: int, lines: int, op: Op, max_data_bytes: int) -> Iterator[Row]:
+    end = offset
+    for raw in f:
+        end += len(raw)
+        lines += 1
+        if not raw.strip():
+            continue
+        try:
+            obj = json.loads(raw)
+        except (ValueError, RecursionError) as err:
+            item = BatchItem(op, "", error=ProtocolError(f"not valid JSON: {err}"))
+        else:
+            item = item_from_json(obj, op, max_data_bytes)
+        yield Row(lines, end, lines, item)
+
+
+READERS = {"csv": csv_rows, "jsonl": jsonl_rows}
+
+
+@contextmanager
+def batches(
+    path: Path, fmt: str, offset: int, lines: int, op: Op, *, max_data_bytes: int, size: int
+) -> Iterator[Iterator[list[Row]]]:
+    """The rows of ``path`` from byte ``offset`` (``lines`` lines read before it) in lists
+    of ``size``."""
+    with open(path, "rb") as f:
+        f.seek(offset)
+        yield _batched(READERS[fmt](f, offset, lines, op, max_data_bytes), size)
+
+
+def _batched(rows: Iterator[Row], size: int) -> Iterator[list[Row]]:
+    """Lists of at most ``size`` rows, cut before a row whose identifier the list already
+    holds: a batch refuses an identifier twice, and a file's rows for one identifier are
+    applied in file order (the last one wins), wherever the batches happen to end."""
+    batch: list[Row] = []
+    keys: set[str] = set()
+    for row in rows:
+        key = normalise(row.item.handle) if row.item.error is None else None
+        if len(batch) == size or key in keys:
+            yield batch
+            batch, keys = [], set()
+        batch.append(row)
+        if key is not None:
+            keys.add(key)
+    if batch:
+        yield batch
