@@ -47,6 +47,7 @@ bench: install
 	$(PY) bench/cold_walk.py --readme
 	$(PY) bench/cache_hit.py --readme
 	$(PY) bench/dns_resolve.py --readme
+	$(PY) bench/bulk_import.py --readme
 
 lint: install
 	$(VENV)/bin/ruff check .
