@@ -85,6 +85,7 @@ class _Lines:
 
 
 def csv_rows(f: BinaryIO, offset: int, lines: int, op: Op, max_data_bytes: int) -> Iterator[Row]:
+    """The CSV rows of ``f``, positioned at byte ``offset`` after ``lines`` lines."""
     source = _Lines(f, offset, lines)
     reader = csv.reader(source, strict=True)
     while True:
@@ -106,6 +107,7 @@ def csv_rows(f: BinaryIO, offset: int, lines: int, op: Op, max_data_bytes: int) 
 
 
 def jsonl_rows(f: BinaryIO, offset: int, lines: int, op: Op, max_data_bytes: int) -> Iterator[Row]:
+    """The JSON Lines rows of ``f``, positioned at byte ``offset`` after ``lines`` lines."""
     end = offset
     for raw in f:
         end += len(raw)
