@@ -2,26 +2,11 @@
 
 from __future__ import annotations
 
-from resolver._compat import NO_EXTENSIONS, REQUIRE_EXTENSIONS
+from resolver._compat import load_twin
 
-if NO_EXTENSIONS:
-    from resolver.dns_hot_py import REUSE_SECONDS, HotAnswers, question_key
-
-    IMPLEMENTATION = "py"
-else:
-    try:
-        from resolver._dns_hot import (  # type: ignore[import-not-found,no-redef]
-            REUSE_SECONDS,
-            HotAnswers,
-            question_key,
-        )
-
-        IMPLEMENTATION = "c"
-    except ImportError:
-        if REQUIRE_EXTENSIONS:
-            raise
-        from resolver.dns_hot_py import REUSE_SECONDS, HotAnswers, question_key
-
-        IMPLEMENTATION = "py"
+_twin, IMPLEMENTATION = load_twin("resolver._dns_hot", "resolver.dns_hot_py")
+REUSE_SECONDS = _twin.REUSE_SECONDS
+HotAnswers = _twin.HotAnswers
+question_key = _twin.question_key
 
 __all__ = ["IMPLEMENTATION", "REUSE_SECONDS", "HotAnswers", "question_key"]

@@ -7,28 +7,13 @@ says which one is in use ("c" or "py").
 
 from __future__ import annotations
 
-from resolver._compat import NO_EXTENSIONS, REQUIRE_EXTENSIONS
+from resolver._compat import load_twin
 
-if NO_EXTENSIONS:
-    from resolver.handle_py import MAX_HANDLE_BYTES, MAX_PREFIX_BYTES, normalise, parse
-
-    IMPLEMENTATION = "py"
-else:
-    try:
-        from resolver._handle import (  # type: ignore[import-not-found,no-redef]
-            MAX_HANDLE_BYTES,
-            MAX_PREFIX_BYTES,
-            normalise,
-            parse,
-        )
-
-        IMPLEMENTATION = "c"
-    except ImportError:
-        if REQUIRE_EXTENSIONS:
-            raise
-        from resolver.handle_py import MAX_HANDLE_BYTES, MAX_PREFIX_BYTES, normalise, parse
-
-        IMPLEMENTATION = "py"
+_twin, IMPLEMENTATION = load_twin("resolver._handle", "resolver.handle_py")
+MAX_HANDLE_BYTES = _twin.MAX_HANDLE_BYTES
+MAX_PREFIX_BYTES = _twin.MAX_PREFIX_BYTES
+normalise = _twin.normalise
+parse = _twin.parse
 
 #: The prefix of prefix records: ``0.NA/88.118`` describes prefix ``88.118``.
 NA_PREFIX = "0.NA"

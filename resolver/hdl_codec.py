@@ -4,7 +4,7 @@ UDP messages.
 ``encode_message``/``decode_message`` and the envelope and value-list codecs come from
 ``resolver._hdl_codec`` (Cython) unless extensions are disabled or unavailable, in which
 case ``resolver.hdl_codec_py`` serves; ``IMPLEMENTATION`` says which ("c" or "py"). The
-message objects are in :mod:`resolver.hdl_types` and re-exported here.
+message objects are in :mod:`resolver.hdl_types`.
 
 UDP carries at most 512 bytes per datagram (the Java client's receive buffer is exactly
 that), so a longer message goes as several packets, each with the message's envelope, its
@@ -16,115 +16,22 @@ from __future__ import annotations
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 
-from resolver._compat import NO_EXTENSIONS, REQUIRE_EXTENSIONS
+from resolver._compat import load_twin
 from resolver.errors import ProtocolError
 from resolver.hdl_types import (
     ENVELOPE_SIZE,
     MAX_MESSAGE_LENGTH,
     UDP_PAYLOAD_SIZE,
-    VERSION,
-    Challenge,
-    ChallengeAnswer,
-    CreatedHandle,
-    Credential,
-    Envelope,
-    ErrorBody,
-    HandleList,
-    HandleRequest,
-    HashType,
-    Header,
-    Message,
     MessageFlag,
-    OpCode,
-    OpFlag,
-    RawBody,
-    Referral,
-    RemoveValuesRequest,
-    RequestDigest,
-    ResolutionRequest,
-    ResolutionResponse,
-    SiteInfoResponse,
-    ValuesRequest,
-    digest_request,
-    digest_type_for,
-    negotiate,
 )
 
-if NO_EXTENSIONS:
-    from resolver.hdl_codec_py import (
-        decode_envelope,
-        decode_message,
-        decode_values,
-        encode_envelope,
-        encode_message,
-        encode_values,
-    )
-
-    IMPLEMENTATION = "py"
-else:
-    try:
-        from resolver._hdl_codec import (  # type: ignore[import-not-found,no-redef]
-            decode_envelope,
-            decode_message,
-            decode_values,
-            encode_envelope,
-            encode_message,
-            encode_values,
-        )
-
-        IMPLEMENTATION = "c"
-    except ImportError:
-        if REQUIRE_EXTENSIONS:
-            raise
-        from resolver.hdl_codec_py import (
-            decode_envelope,
-            decode_message,
-            decode_values,
-            encode_envelope,
-            encode_message,
-            encode_values,
-        )
-
-        IMPLEMENTATION = "py"
-
-__all__ = [
-    "IMPLEMENTATION",
-    "MAX_MESSAGE_LENGTH",
-    "VERSION",
-    "Challenge",
-    "ChallengeAnswer",
-    "CreatedHandle",
-    "Credential",
-    "Envelope",
-    "ErrorBody",
-    "HandleList",
-    "HandleRequest",
-    "HashType",
-    "Header",
-    "Message",
-    "MessageFlag",
-    "OpCode",
-    "OpFlag",
-    "RawBody",
-    "Referral",
-    "RemoveValuesRequest",
-    "RequestDigest",
-    "ResolutionRequest",
-    "ResolutionResponse",
-    "SiteInfoResponse",
-    "UdpReassembler",
-    "ValuesRequest",
-    "decode_envelope",
-    "decode_message",
-    "decode_values",
-    "digest_request",
-    "digest_type_for",
-    "encode_envelope",
-    "encode_message",
-    "encode_values",
-    "negotiate",
-    "split_udp",
-]
+_twin, IMPLEMENTATION = load_twin("resolver._hdl_codec", "resolver.hdl_codec_py")
+decode_envelope = _twin.decode_envelope
+decode_message = _twin.decode_message
+decode_values = _twin.decode_values
+encode_envelope = _twin.encode_envelope
+encode_message = _twin.encode_message
+encode_values = _twin.encode_values
 
 
 def split_udp(message: bytes, *, mark_truncated: bool = False) -> list[bytes]:

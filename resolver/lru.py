@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-from resolver._compat import NO_EXTENSIONS, REQUIRE_EXTENSIONS
+from resolver._compat import load_twin
 
-if NO_EXTENSIONS:
-    from resolver.lru_py import NEGATIVE, POSITIVE, SITES, Entry, LRUCache, hit_body
-
-    IMPLEMENTATION = "py"
-else:
-    try:
-        from resolver._lru import (  # type: ignore[import-not-found,no-redef]
-            NEGATIVE,
-            POSITIVE,
-            SITES,
-            Entry,
-            LRUCache,
-            hit_body,
-        )
-
-        IMPLEMENTATION = "c"
-    except ImportError:
-        if REQUIRE_EXTENSIONS:
-            raise
-        from resolver.lru_py import NEGATIVE, POSITIVE, SITES, Entry, LRUCache, hit_body
-
-        IMPLEMENTATION = "py"
+_twin, IMPLEMENTATION = load_twin("resolver._lru", "resolver.lru_py")
+NEGATIVE = _twin.NEGATIVE
+POSITIVE = _twin.POSITIVE
+SITES = _twin.SITES
+Entry = _twin.Entry
+LRUCache = _twin.LRUCache
+hit_body = _twin.hit_body
 
 __all__ = ["IMPLEMENTATION", "NEGATIVE", "POSITIVE", "SITES", "Entry", "LRUCache", "hit_body"]
