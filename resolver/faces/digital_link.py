@@ -21,7 +21,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from resolver.errors import InvalidHandle, LinkTypeNotFound, TieridError
-from resolver.faces.http import redirect_ttl
+from resolver.faces.http import location, redirect_ttl
 from resolver.faces.http_common import dumps, error_response
 from resolver.gs1 import digital_link
 from resolver.gs1.bindings import Gs1Resolver
@@ -35,7 +35,6 @@ LINKSET_TYPE = "application/linkset+json"
 #: what a client may ask a linkset as, in our order of preference
 _LINKSET_MEDIA = (LINKSET_TYPE, "application/json", "application/ld+json")
 _ALLOW = "GET, HEAD, OPTIONS"
-_LOCATION_SAFE = ":/?#[]@!$&'()*+,;=%~-._"
 
 
 def primary_key_ais() -> list[str]:
@@ -187,9 +186,8 @@ class DigitalLinkRoutes:
         return response
 
     def _redirect(self, offer: Offer, link: Link, query: str) -> web.Response:
-        location = quote(_with_query(link.href, query), safe=_LOCATION_SAFE)
         headers = self._headers(offer.anchor)
-        headers["Location"] = location
+        headers["Location"] = location(_with_query(link.href, query))
         headers["Cache-Control"] = f"max-age={redirect_ttl(offer.values)}"
         return web.Response(status=307, headers=headers)
 

@@ -35,6 +35,12 @@ MAX_REDIRECT_TTL = 2 * 86400
 _LOCATION_SAFE = ":/?#[]@!$&'()*+,;=%~-._"
 
 
+def location(url: str) -> str:
+    """A URL as a ``Location`` header carries it: characters outside URI syntax (spaces,
+    non-ASCII) percent-encoded, everything already valid kept."""
+    return quote(url, safe=_LOCATION_SAFE)
+
+
 def redirect_ttl(values: Iterable[HandleValue]) -> int:
     """How long a redirect built from these values may be cached: their shortest TTL, at
     most :data:`MAX_REDIRECT_TTL`."""
@@ -143,11 +149,11 @@ class ResolutionRoutes:
                 text=html.record_page(answer.handle, answer.values), content_type="text/html"
             )
         url += request.query.get("urlappend", "")
-        location = quote(url, safe=_LOCATION_SAFE)
+        target = location(url)
         ttl = redirect_ttl(answer.values)
         return web.Response(
             status=302,
-            headers={"Location": location, "Cache-Control": f"max-age={ttl}"},
-            text=f'<a href="{location}">{location}</a>',
+            headers={"Location": target, "Cache-Control": f"max-age={ttl}"},
+            text=f'<a href="{target}">{target}</a>',
             content_type="text/html",
         )
