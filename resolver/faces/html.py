@@ -107,7 +107,7 @@ def record_page(handle: str, values: Sequence[HandleValue]) -> str:
         for v in values
         if v.type.upper() not in _SYSTEM_TYPES
     )
-    links = "".join(_link_item(link) for link in links_of(list(values))[0])
+    links = "".join(_link_item(link) for link in links_of(list(values)))
     rows = "".join(
         f"<tr><td>{v.index}</td><td>{escape(v.type)}</td><td>{_data_cell(v)}</td>"
         f"<td class=muted>{iso_time(v.timestamp) if v.timestamp else ''}</td></tr>"

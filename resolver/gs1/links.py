@@ -15,6 +15,7 @@ whose placeholder the request lacks does not apply); ``default`` marks the defau
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from dataclasses import dataclass, replace
@@ -153,16 +154,12 @@ def _tags(obj: dict[str, Any], name: str, syntax: re.Pattern[str]) -> tuple[str,
     return tuple(t for t in tags if t.lower() != "und")
 
 
-def links_of(values: list[HandleValue]) -> tuple[list[Link], list[int]]:
-    """The record's links, and the indexes of GS1.LINK values that are not valid links
-    (left out rather than failing the request)."""
+def links_of(values: list[HandleValue]) -> list[Link]:
+    """The record's links; a GS1.LINK value that is not a valid link is left out rather than
+    failing the request (values are not yet checked when they are registered)."""
     links: list[Link] = []
-    bad: list[int] = []
     for v in values:
-        if v.type.upper() != GS1_LINK:
-            continue
-        try:
-            links.append(Link.from_value(v))
-        except InvalidValue:
-            bad.append(v.index)
-    return links, bad
+        if v.type.upper() == GS1_LINK:
+            with contextlib.suppress(InvalidValue):
+                links.append(Link.from_value(v))
+    return links

@@ -38,8 +38,6 @@ class Offer:
     by_type: dict[str, list[Link]] = field(default_factory=dict)
     #: the default link first, then its variants (GS1's defaultLinkMulti)
     defaults: list[Link] = field(default_factory=list)
-    #: GS1.LINK values left out as malformed: (identifier, index)
-    malformed: list[tuple[str, int]] = field(default_factory=list)
     #: every value of every level (how long the answer may be cached depends on them)
     values: list[HandleValue] = field(default_factory=list)
 
@@ -85,8 +83,7 @@ def build_offer(
     for bound in levels:
         values = bound.answer.values
         offer.values.extend(values)
-        links, bad = links_of(values)
-        offer.malformed.extend((bound.handle, index) for index in bad)
+        links = links_of(values)
         usable = [f for f in (link.filled(fields) for link in links) if f is not None]
         level_types: dict[str, list[Link]] = {}
         for link in usable:
