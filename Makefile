@@ -48,6 +48,7 @@ bench: install
 	$(PY) bench/cache_hit.py --readme
 	$(PY) bench/dns_resolve.py --readme
 	$(PY) bench/bulk_import.py --readme
+	$(PY) bench/hdl_codec.py --readme
 
 lint: install
 	$(VENV)/bin/ruff check .
