@@ -13,6 +13,7 @@ EXTENSIONS = {
     "resolver._lru": "ext/_lru.pyx",
     "resolver._dns_hot": "ext/_dns_hot.pyx",
     "resolver._hdl_codec": "ext/_hdl_codec.pyx",
+    "resolver._hdl_hot": "ext/_hdl_hot.pyx",
 }
 
 

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from registry.auth import verify_secret
+from registry.auth import verify_challenge, verify_secret
 from registry.batch import (
     BatchItem,
     BatchRejected,
@@ -48,6 +48,7 @@ from resolver.errors import (
     ValuesNotFound,
 )
 from resolver.handle import is_prefix_record, normalise, parent_prefix, parse, prefix_record
+from resolver.hdl_types import ChallengeAnswer
 from resolver.message import Answer, Credentials, Identity, Query
 from resolver.typed_data import AdminPerm as P
 from resolver.values import ADMIN_READ, HS_ADMIN, HandleValue, select
@@ -176,6 +177,15 @@ class Authority:
     async def authenticate(self, creds: Credentials) -> Identity:
         """:raises AuthenticationFailed: if the secret does not match."""
         return await self.store.read(lambda txn: verify_secret(txn, creds))
+
+    async def verify_challenge(
+        self, answer: ChallengeAnswer, nonce: bytes, digest: bytes
+    ) -> Identity:
+        """The identity a binary client's answer to our challenge proves.
+
+        :raises AuthenticationFailed: if it proves none.
+        """
+        return await self.store.read(lambda txn: verify_challenge(txn, answer, nonce, digest))
 
     async def resolve(self, query: Query) -> Answer:
         """Authoritative resolution.
@@ -421,12 +431,19 @@ class Authority:
         identity: Identity | None,
         *,
         overwrite: bool,
+        existing_only: bool = False,
     ) -> WriteResult:
-        """Add values, or replace those at the same index when ``overwrite`` (PUT ?index=)."""
+        """Add values, or replace those at the same index when ``overwrite`` (PUT ?index=).
+        With ``existing_only`` every index must exist already (else RC 200, nothing
+        changed), as the binary protocol's MODIFY_VALUE asks."""
         self._check_values(handle, values)
 
         def change(txn: WriteTxn, existing: StoredRecord) -> tuple[list[HandleValue], bool]:
             current = existing.by_index()
+            if existing_only:
+                missing = [v.index for v in values if v.index not in current]
+                if missing:
+                    raise ValuesNotFound(f"no value at index {missing[0]}", handle=handle)
             clashes = [v.index for v in values if v.index in current]
             if clashes and not overwrite:
                 raise ValueAlreadyExists(f"index {clashes[0]} already exists", handle=handle)

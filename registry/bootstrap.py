@@ -14,7 +14,17 @@ from collections.abc import Sequence
 
 from registry.storage.base import Store, StoredRecord, WriteTxn
 from resolver.handle import normalise, parse, prefix_record
-from resolver.typed_data import ALL_ADMIN_PERMS, AdminRef, Interface, Server, SiteInfo
+from resolver.typed_data import (
+    ALL_ADMIN_PERMS,
+    PROTO_HTTP,
+    PROTO_HTTPS,
+    PROTO_TCP,
+    PROTO_UDP,
+    AdminRef,
+    Interface,
+    Server,
+    SiteInfo,
+)
 from resolver.values import (
     ADMIN_READ,
     ADMIN_WRITE,
@@ -26,13 +36,18 @@ from resolver.values import (
 )
 
 ADMIN_INDEX = 300
-PROTO_HTTP, PROTO_HTTPS = 2, 3
 
 
-def http_site(host: str, port: int, *, https: bool = False, primary: bool = True) -> SiteInfo:
-    """A one-server site reachable over the HTTP(S) API (query and admin)."""
-    iface = Interface(3, PROTO_HTTPS if https else PROTO_HTTP, port)
-    return SiteInfo(primary=primary, servers=(Server(1, host, b"", (iface,)),))
+def http_site(
+    host: str, port: int, *, https: bool = False, primary: bool = True, handle_port: int = 0
+) -> SiteInfo:
+    """A one-server site reachable over the HTTP(S) API (query and admin) and, with
+    ``handle_port``, the binary protocol there too (TCP query and admin, UDP query)."""
+    interfaces = [Interface(3, PROTO_HTTPS if https else PROTO_HTTP, port)]
+    if handle_port:
+        interfaces = [Interface(3, PROTO_TCP, handle_port), Interface(2, PROTO_UDP, handle_port)]
+        interfaces.append(Interface(3, PROTO_HTTPS if https else PROTO_HTTP, port))
+    return SiteInfo(primary=primary, servers=(Server(1, host, b"", tuple(interfaces)),))
 
 
 def prefix_record_values(

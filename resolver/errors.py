@@ -179,6 +179,12 @@ class AuthenticationFailed(TieridError):
     rc = RC.AUTHENTICATION_FAILED
 
 
+class AuthenticationTimeout(TieridError):
+    """No challenge is pending for this answer (it expired, or was answered already)."""
+
+    rc = RC.AUTHEN_TIMEOUT
+
+
 class InvalidAdmin(TieridError):
     """The authenticated identity is not an administrator for this operation."""
 

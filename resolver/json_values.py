@@ -159,6 +159,18 @@ def _unix_time(text: str, what: str) -> int:
     return seconds
 
 
+def check_type(index: int, vtype: Any) -> None:
+    """Check a value's type name, whichever face the value came through.
+
+    :raises InvalidValue: empty, longer than :data:`MAX_TYPE_LENGTH` bytes, not a string, or
+        holding a control character.
+    """
+    if not isinstance(vtype, str) or not vtype or len(vtype.encode()) > MAX_TYPE_LENGTH:
+        raise InvalidValue(f"value {index}: type must be a string of 1 to {MAX_TYPE_LENGTH} bytes")
+    if _CONTROL_CHARS.search(vtype):
+        raise InvalidValue(f"value {index}: type contains a control character")
+
+
 def value_from_json(
     obj: Any, *, max_data_bytes: int, keep_timestamp: bool = False
 ) -> hv.HandleValue:
@@ -175,10 +187,7 @@ def value_from_json(
     if isinstance(index, bool) or not isinstance(index, int) or not 0 < index <= 0x7FFFFFFF:
         raise InvalidValue(f"value index must be an integer from 1 to {0x7FFFFFFF}")
     vtype = obj.get("type")
-    if not isinstance(vtype, str) or not vtype or len(vtype.encode()) > MAX_TYPE_LENGTH:
-        raise InvalidValue(f"value {index}: type must be a string of 1 to {MAX_TYPE_LENGTH} bytes")
-    if _CONTROL_CHARS.search(vtype):
-        raise InvalidValue(f"value {index}: type contains a control character")
+    check_type(index, vtype)
     if "data" not in obj:
         raise InvalidValue(f"value {index}: missing data")
     try:

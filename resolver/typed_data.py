@@ -185,52 +185,150 @@ class VList:
 
 # --- HS_PUBKEY -----------------------------------------------------------------------------
 
+RSA_PUB_KEY = "RSA_PUB_KEY"
+DSA_PUB_KEY = "DSA_PUB_KEY"
+#: tierid's extensions (CNRI's vocabulary has no elliptic-curve or Edwards keys)
+EC_PUB_KEY = "EC_PUB_KEY"
+ED25519_PUB_KEY = "Ed25519_PUB_KEY"
+#: EC_PUB_KEY curves: name -> coordinate size in bytes
+EC_CURVES = {"P-256": 32}
+_MAX_KEY_FIELD = 8192
+
+#: key type -> (JWK kty, field names in wire order)
+_KEY_FIELDS = {
+    DSA_PUB_KEY: ("DSA", ("q", "p", "g", "y")),
+    RSA_PUB_KEY: ("RSA", ("e", "n")),
+    EC_PUB_KEY: ("EC", ("crv", "point")),
+    ED25519_PUB_KEY: ("OKP", ("x",)),
+}
+_NUMBER_ORDER = ("n", "e", "y", "p", "q", "g")  # JWK member order of Handle.Net's JSON
+
 
 def _java_bigint(n: int) -> bytes:
     """Java BigInteger.toByteArray() of a non-negative number (sign byte when needed)."""
     return n.to_bytes(n.bit_length() // 8 + 1, "big")
 
 
-_KEY_FIELDS = {"DSA_PUB_KEY": ("DSA", ("q", "p", "g", "y")), "RSA_PUB_KEY": ("RSA", ("e", "n"))}
-_KTY_TO_TYPE = {kty: (name, fields) for name, (kty, fields) in _KEY_FIELDS.items()}
+def _unsigned(raw: bytes) -> bytes:
+    return raw.lstrip(b"\0") or b"\0"
+
+
+@dataclass(frozen=True, slots=True)
+class PubKeyData:
+    """An HS_PUBKEY value as CNRI's ``Util.getBytesFromPublicKey`` lays it out: UTF8 key type,
+    int2 flags (0), then the type's fields, each a byte-array. RSA (e, n, then an unused int4)
+    and DSA (q, p, g, y) fields are Java ``BigInteger.toByteArray()`` bytes; ``EC_PUB_KEY``
+    holds the curve name and the uncompressed point, ``Ed25519_PUB_KEY`` the 32 raw key bytes.
+    """
+
+    key_type: str
+    fields: tuple[bytes, ...]
+
+    def field(self, name: str) -> bytes:
+        """One field's bytes, by its name (``n``, ``q``, ``crv``, ``point``, ``x``...)."""
+        return self.fields[_KEY_FIELDS[self.key_type][1].index(name)]
+
+    def number(self, name: str) -> int:
+        """An RSA or DSA number, read as Java's ``new BigInteger(1, bytes)`` does."""
+        return int.from_bytes(self.field(name), "big")
+
+    @classmethod
+    def from_numbers(cls, key_type: str, numbers: dict[str, int]) -> PubKeyData:
+        """An RSA or DSA key from its numbers (``e``/``n`` or ``q``/``p``/``g``/``y``)."""
+        names = _KEY_FIELDS[key_type][1]
+        return cls(key_type, tuple(_java_bigint(numbers[name]) for name in names))
+
+    def to_wire(self) -> bytes:
+        out = [wb.utf8(self.key_type), wb.u16(0), *map(wb.byte_array, self.fields)]
+        if self.key_type == RSA_PUB_KEY:
+            out.append(wb.u32(0))  # CNRI sizes its buffer one int4 too large; the zeros stay
+        return b"".join(out)
+
+    @classmethod
+    def from_wire(cls, data: bytes) -> PubKeyData:
+        """:raises ProtocolError: truncated data, an unknown key type or curve, a bad point."""
+        r = wb.Reader(data)
+        key_type = r.utf8(64)
+        if key_type not in _KEY_FIELDS:
+            raise ProtocolError(f"unsupported public key type {key_type!r}")
+        r.u16()  # flags, reserved (CNRI ignores them too)
+        fields = tuple(r.byte_array(_MAX_KEY_FIELD) for _ in _KEY_FIELDS[key_type][1])
+        if key_type == RSA_PUB_KEY and r.remaining == 4:
+            r.u32()
+        r.expect_end()
+        key = cls(key_type, fields)
+        if key_type == EC_PUB_KEY:
+            size = EC_CURVES.get(fields[0].decode("ascii", "replace"))
+            if size is None:
+                raise ProtocolError(f"unsupported curve {fields[0][:16]!r}")
+            if len(fields[1]) != 1 + 2 * size or fields[1][0] != 4:
+                raise ProtocolError("an EC public key needs an uncompressed point")
+        elif key_type == ED25519_PUB_KEY and len(fields[0]) != 32:
+            raise ProtocolError("an Ed25519 public key has 32 bytes")
+        return key
+
+    def to_jwk(self) -> dict[str, Any]:
+        kty, names = _KEY_FIELDS[self.key_type]
+        jwk: dict[str, Any] = {"kty": kty}
+        if self.key_type == EC_PUB_KEY:
+            point = self.field("point")
+            size = (len(point) - 1) // 2
+            jwk["crv"] = self.field("crv").decode("ascii")
+            jwk["x"], jwk["y"] = b64url(point[1 : 1 + size]), b64url(point[1 + size :])
+        elif self.key_type == ED25519_PUB_KEY:
+            jwk["crv"], jwk["x"] = "Ed25519", b64url(self.field("x"))
+        else:
+            for name in sorted(names, key=_NUMBER_ORDER.index):
+                jwk[name] = b64url(_unsigned(self.field(name)))
+        return jwk
+
+    @classmethod
+    def from_jwk(cls, jwk: Any) -> PubKeyData:
+        """:raises InvalidValue: not a JWK of kty RSA, DSA, EC (P-256) or OKP (Ed25519)."""
+        types = {kty: name for name, (kty, _) in _KEY_FIELDS.items()}
+        if not isinstance(jwk, dict) or jwk.get("kty") not in types:
+            raise InvalidValue("key data must be a JWK with kty RSA, DSA, EC or OKP")
+        key_type = types[jwk["kty"]]
+
+        def member(name: str) -> bytes:
+            return unb64(jwk.get(name, ""), f"JWK field {name!r}")
+
+        if key_type == EC_PUB_KEY:
+            crv = jwk.get("crv")
+            x, y = member("x"), member("y")
+            if crv not in EC_CURVES or not len(x) == len(y) == EC_CURVES[crv]:
+                raise InvalidValue(f"EC JWK needs crv {'/'.join(EC_CURVES)} and full x and y")
+            return cls(key_type, (crv.encode("ascii"), b"\x04" + x + y))
+        if key_type == ED25519_PUB_KEY:
+            x = member("x")
+            if jwk.get("crv") != "Ed25519" or len(x) != 32:
+                raise InvalidValue("OKP JWK needs crv Ed25519 and a 32-byte x")
+            return cls(key_type, (x,))
+        numbers = {n: int.from_bytes(member(n), "big") for n in _KEY_FIELDS[key_type][1]}
+        return cls.from_numbers(key_type, numbers)
 
 
 def pubkey_to_json(data: bytes) -> dict[str, Any]:
-    """``{"format": "key", "value": JWK}`` for DSA/RSA keys, else ``{"format": "base64"}``."""
+    """``{"format": "key", "value": JWK}`` for the key types above, else base64."""
     try:
-        r = wb.Reader(data)
-        key_type = r.utf8(64)
-        r.u16()
-        kty, names = _KEY_FIELDS[key_type]
-        numbers = {name: int.from_bytes(r.byte_array(8192), "big") for name in names}
-        if key_type == "RSA_PUB_KEY" and r.remaining == 4:
-            r.u32()  # CNRI appends an unused int4 after the modulus
-        r.expect_end()
-    except (ProtocolError, KeyError):
+        return {"format": "key", "value": PubKeyData.from_wire(data).to_jwk()}
+    except ProtocolError:
         return {"format": "base64", "value": base64.b64encode(data).decode("ascii")}
-    jwk: dict[str, Any] = {"kty": kty}
-    for name in sorted(numbers, key=("n", "e", "y", "p", "q", "g").index):
-        n = numbers[name]
-        jwk[name] = b64url(n.to_bytes(max(1, (n.bit_length() + 7) // 8), "big"))
-    return {"format": "key", "value": jwk}
 
 
 def pubkey_from_jwk(jwk: Any) -> bytes:
-    if not isinstance(jwk, dict) or jwk.get("kty") not in _KTY_TO_TYPE:
-        raise InvalidValue("key data must be a JWK with kty RSA or DSA")
-    key_type, names = _KTY_TO_TYPE[jwk["kty"]]
-    out = [wb.utf8(key_type), wb.u16(0)]
-    for name in names:
-        raw = unb64(jwk.get(name, ""), f"JWK field {name!r}")
-        out.append(wb.byte_array(_java_bigint(int.from_bytes(raw, "big"))))
-    if key_type == "RSA_PUB_KEY":
-        out.append(wb.u32(0))
-    return b"".join(out)
+    """HS_PUBKEY value data for a JWK.
+
+    :raises InvalidValue: see :meth:`PubKeyData.from_jwk`.
+    """
+    return PubKeyData.from_jwk(jwk).to_wire()
 
 
 # --- HS_SITE -------------------------------------------------------------------------------
 
-_PROTOCOLS = {0: "UDP", 1: "TCP", 2: "HTTP", 3: "HTTPS"}
+#: HS_SITE interface protocols
+PROTO_UDP, PROTO_TCP, PROTO_HTTP, PROTO_HTTPS = 0, 1, 2, 3
+_PROTOCOLS = {PROTO_UDP: "UDP", PROTO_TCP: "TCP", PROTO_HTTP: "HTTP", PROTO_HTTPS: "HTTPS"}
 _PROTOCOL_CODES = {name: code for code, name in _PROTOCOLS.items()}
 HASH_BY_ALL = 2
 

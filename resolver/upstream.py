@@ -1,5 +1,6 @@
 """Asking other nodes: server choice by measured latency and health, failover inside one
-request, and decoding their Handle JSON answers.
+request, over the binary protocol (``hdl://`` endpoints, :mod:`resolver.hdl_client`) or
+the HTTP JSON API (``http(s)://``, whose answers are decoded here).
 
 Each endpoint keeps an exponentially weighted latency and a failure count; one that failed
 is skipped for a back-off period (doubling, capped) unless nothing else is left. A request
@@ -24,6 +25,7 @@ from resolver.errors import (
     UpstreamUnavailable,
     error_for,
 )
+from resolver.hdl_client import HandleClient, parse_endpoint
 from resolver.http_client import handle_path
 from resolver.json_values import value_from_json
 from resolver.message import Answer, Query
@@ -97,6 +99,7 @@ class Upstream:
     def __init__(self, request_timeout: float, clock: Callable[[], float] = time.monotonic) -> None:
         self._session: aiohttp.ClientSession | None = None
         self.timeout = aiohttp.ClientTimeout(total=request_timeout)
+        self.native = HandleClient(timeout=request_timeout, udp_timeout=request_timeout / 4)
         self.stats = UpstreamStats()
         self.clock = clock
 
@@ -106,6 +109,7 @@ class Upstream:
         self._session = aiohttp.ClientSession(connector=connector)
 
     async def close(self) -> None:
+        await self.native.close()
         if self._session is not None:
             await self._session.close()
 
@@ -122,6 +126,9 @@ class Upstream:
         return sorted(endpoints, key=key)
 
     async def _get(self, url: str, query: Query) -> Answer:
+        if url.startswith("hdl"):
+            address, udp = parse_endpoint(url)
+            return await self.native.resolve(address, query, udp=udp)
         params = [("type", t) for t in query.types] + [("index", str(i)) for i in query.indexes]
         if query.authoritative:
             params.append(("auth", "true"))

@@ -45,6 +45,7 @@ class WalkSettings:
     max_site_ttl: int = 3600
     max_known_prefixes: int = 100_000
     gs1_index: str = ""
+    upstream_protocol: str = "handle"
 
 
 class Walker:
@@ -88,7 +89,7 @@ class Walker:
         return None if entry is None else entry.value
 
     def _remember(self, table: LRUCache, prefix: str, answer: Answer) -> list[str]:
-        endpoints = endpoints_of(answer.values)
+        endpoints = endpoints_of(answer.values, self.settings.upstream_protocol)
         if endpoints:
             cap = self.settings.max_site_ttl
             expires = self.clock() + min(min_ttl(answer.values, cap), cap)

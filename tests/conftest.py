@@ -51,6 +51,12 @@ def dns_hot_impl(request: pytest.FixtureRequest):
     return importlib.import_module(request.param)
 
 
+@pytest.fixture(params=_twins("resolver._hdl_hot", "resolver.hdl_hot_py"))
+def hdl_hot_impl(request: pytest.FixtureRequest):
+    """Each twin of the Handle face's stored answers: compiled (``c``) and pure Python."""
+    return importlib.import_module(request.param)
+
+
 @pytest.fixture(params=_twins("resolver._lru", "resolver.lru_py"))
 def lru_impl(request: pytest.FixtureRequest):
     """Each twin of the L1 cache: compiled (``c``) and pure Python (``py``)."""
@@ -76,6 +82,9 @@ def tierid_cli(*args: str, check: bool = True, timeout: float = 60) -> subproces
 class NodeProcess:
     """A real tierid node process on 127.0.0.1 with a bootstrapped provincial prefix."""
 
+    #: the binary face's port (0: none), for stand-ins made without __init__ too
+    handle_port = 0
+
     def __init__(
         self,
         root: Path,
@@ -88,6 +97,7 @@ class NodeProcess:
         http_options: str = "",
         roots: list[str] | None = None,
         resolver_options: str = "",
+        handle: bool = False,
     ) -> None:
         """``prefix`` is homed and bootstrapped with admin ``300:0.NA/<prefix>`` (secret
         ``operator-secret``), who is also the server admin; None for a pure resolver.
@@ -101,6 +111,8 @@ class NodeProcess:
         self.scheme = "https" if tls else "http"
         self.url = f"{self.scheme}://127.0.0.1:{self.port}"
         self.config = root / "node.toml"
+        self.handle_port = free_port() if handle else 0
+        self.hdl = f"hdl://127.0.0.1:{self.handle_port}"
         self.secrets: dict[str, bytes] = {}
         tls_lines = ""
         if tls:
@@ -134,6 +146,7 @@ max_values = 50
 max_value_bytes = 4096
 
 {resolver}
+{f"[handle]{chr(10)}enabled = true{chr(10)}port = {self.handle_port}" if handle else ""}
 {extra}
 """
         )
@@ -205,24 +218,28 @@ max_value_bytes = 4096
 
     def delegate(self, prefix: str, *sites: NodeProcess, mirrors: tuple = ()) -> None:
         """Create ``0.NA/<prefix>`` here pointing at other nodes (primary sites, then mirrors)."""
-        from registry.bootstrap import http_site, prefix_record_values
+        from registry.bootstrap import prefix_record_values
         from resolver.json_values import value_to_json
 
-        infos = [http_site("127.0.0.1", n.port) for n in sites]
-        infos += [http_site("127.0.0.1", n.port, primary=False) for n in mirrors]
+        infos = [n.site() for n in sites] + [n.site(primary=False) for n in mirrors]
         values = [value_to_json(v) for v in prefix_record_values(prefix, None, infos)]
         r = self.session(self.operator).put(self.api(f"0.NA/{prefix}"), json=values)
         assert r.status_code in (200, 201), r.text
 
+    def site(self, *, primary: bool = True):
+        """This node's HS_SITE: its HTTP API, and its binary face when it has one."""
+        from registry.bootstrap import http_site
+
+        return http_site("127.0.0.1", self.port, primary=primary, handle_port=self.handle_port)
+
     def create_enterprise(self, prefix: str, secret: bytes) -> str:
         """Create ``prefix`` for an enterprise hosted here (its admin's key stored here)
         and home it, through the HTTP API."""
-        from registry.bootstrap import http_site, prefix_record_values
+        from registry.bootstrap import prefix_record_values
         from resolver.json_values import value_to_json
 
         identity = f"300:0.NA/{prefix}"
-        site = http_site("127.0.0.1", self.port)
-        values = [value_to_json(v) for v in prefix_record_values(prefix, secret, [site])]
+        values = [value_to_json(v) for v in prefix_record_values(prefix, secret, [self.site()])]
         op = self.session(self.operator)
         r = op.put(self.api(f"0.NA/{prefix}"), json=values, params={"overwrite": "false"})
         assert r.status_code == 201, r.text

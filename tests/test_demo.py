@@ -20,7 +20,7 @@ FEDERATION = Path(__file__).resolve().parents[1] / "config" / "federation.toml"
 def _with_free_ports(tmp_path: Path) -> Path:
     text = FEDERATION.read_text()
     text = re.sub(
-        r"^(dns_)?port = \d+$",
+        r"^(dns_|handle_)?port = \d+$",
         lambda m: f"{m.group(1) or ''}port = {free_port()}",
         text,
         flags=re.M,

@@ -16,7 +16,9 @@ from functools import partial
 
 from aiohttp import web
 
+from registry import native_admin
 from registry.authority import Authority
+from registry.bootstrap import http_site
 from registry.http_api import AdminRoutes
 from registry.mirror import Mirror
 from registry.permissions import Authorizer
@@ -36,6 +38,8 @@ from resolver.faces.http_common import (
     edge_middleware,
 )
 from resolver.faces.labels import LabelRoutes
+from resolver.faces.native import NativeFace
+from resolver.faces.native_responder import Responder
 from resolver.faces.scan import ScanRoutes
 from resolver.gs1.bindings import Gs1Resolver
 from resolver.message import Answer, Identity, Query
@@ -170,6 +174,9 @@ def make_app(config: Config) -> web.Application:
         if lookups.cache is not None:
             lookups.cache.drop_listeners.append(face.drop)
         _managed(app, face.open, face.close)
+    native = _native_face(app, config, authority, lookups.resolve, is_mirror=mirror is not None)
+    if native is not None and lookups.cache is not None:
+        lookups.cache.drop_listeners.append(native.responder.hot.drop)
     roles = ["mirror" if mirror else "authority"] + (["resolver"] if lookups.walker else [])
     StatusRoutes(
         config.node.name, authority, lookups.walker, mirror, lookups.cache, counters, roles, face
@@ -177,12 +184,45 @@ def make_app(config: Config) -> web.Application:
     ReplicationRoutes(authority).add_to(app)
     AdminRoutes(authority).add_to(app)
     routes.add_proxy_to(app)
-    Metrics(counters, authority, lookups.walker, lookups.cache, shared, face).add_to(app)
+    Metrics(counters, authority, lookups.walker, lookups.cache, shared, face, native).add_to(app)
     if lookups.cache is not None:
         token_file = config.node.operator_token_file
         token = config.path(token_file).read_bytes().strip() if token_file else None
         CacheAdminRoutes(lookups.cache, token).add_to(app)
     return app
+
+
+def _native_face(
+    app: web.Application,
+    config: Config,
+    authority: Authority,
+    resolve: Callable[[Query], Awaitable[Answer]],
+    *,
+    is_mirror: bool,
+) -> NativeFace | None:
+    """The Handle binary face, if enabled: lookups through the pipeline, writes and
+    listings through the authority, identities proven by challenge-response."""
+    settings = config.handle
+    if not settings.enabled:
+        return None
+    site = http_site(
+        settings.site_address or settings.host,
+        config.http.port,
+        https=bool(config.http.tls_cert),
+        primary=not is_mirror,
+        handle_port=settings.port,
+    )
+    responder = Responder(
+        resolve,
+        site=site,
+        operations=native_admin.operations(authority),
+        verify=authority.verify_challenge,
+        challenge_timeout=settings.challenge_timeout_s,
+        hot_answers=settings.hot_answers,
+    )
+    face = NativeFace(responder, settings, reuse_port=config.http.workers > 1)
+    _managed(app, face.open, face.close)
+    return face
 
 
 async def _nothing() -> None:

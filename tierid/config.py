@@ -20,6 +20,8 @@ from registry.authority import RecordLimits
 from registry.mirror import MirrorSettings
 from resolver.caching import CacheSettings
 from resolver.faces.dns import DnsSettings
+from resolver.faces.native import NativeSettings
+from resolver.sites import PROTOCOLS
 from resolver.walker import WalkSettings
 
 
@@ -66,6 +68,7 @@ class Config:
     mirror: MirrorSettings = field(default_factory=MirrorSettings)
     cache: CacheSettings = field(default_factory=CacheSettings)
     dns: DnsSettings = field(default_factory=DnsSettings)
+    handle: NativeSettings = field(default_factory=NativeSettings)
     #: folder that relative paths are resolved against
     base_dir: Path = Path(".")
 
@@ -93,6 +96,7 @@ _SECTIONS = {
     "mirror": MirrorSettings,
     "cache": CacheSettings,
     "dns": DnsSettings,
+    "handle": NativeSettings,
 }
 
 
@@ -136,6 +140,12 @@ def from_mapping(raw: dict[str, Any], base_dir: Path) -> Config:
         raise ConfigError("mirror.primary needs mirror.identity and mirror.secret_file")
     if config.dns.enabled:
         _check_dns(config.dns)
+    if config.resolver.upstream_protocol not in PROTOCOLS:
+        raise ConfigError(f"resolver.upstream_protocol must be one of {', '.join(PROTOCOLS)}")
+    if config.handle.enabled:
+        _check_address(config.handle.site_address or config.handle.host, "handle")
+        if not 0 < config.handle.port < 65536:
+            raise ConfigError("handle.port must be from 1 to 65535")
     if bool(config.http.tls_cert) != bool(config.http.tls_key):
         raise ConfigError("http.tls_cert and http.tls_key must be set together")
     return config
@@ -152,6 +162,15 @@ def _check_dns(settings: DnsSettings) -> None:
         raise ConfigError("dns.zone must not be the root")
     if not 512 <= settings.max_udp_payload <= 65535:
         raise ConfigError("dns.max_udp_payload must be from 512 to 65535")
+
+
+def _check_address(address: str, section: str) -> None:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError as exc:
+        raise ConfigError(f"[{section}]: {address!r} is not an IP address") from exc
+    if ip.is_unspecified:
+        raise ConfigError(f"[{section}]: listening on {address}, site_address must be set")
 
 
 def load(path: str | Path) -> Config:

@@ -44,10 +44,16 @@ class NodeSpec:
     roots: tuple[str, ...] = ()
     gs1_index: str = ""
     dns_port: int = 0
+    handle_port: int = 0
 
     @property
     def url(self) -> str:
         return f"http://{HOST}:{self.port}"
+
+    @property
+    def endpoint(self) -> str:
+        """Where a resolver reaches the node: its binary face if it has one, else its API."""
+        return f"hdl://{HOST}:{self.handle_port}" if self.handle_port else self.url
 
     @property
     def role(self) -> str:
@@ -82,8 +88,9 @@ class Federation:
 
     def sites(self, node: NodeSpec) -> list[SiteInfo]:
         """A node's primary site and its mirrors' sites, as its HS_SITE values list them."""
-        return [http_site(HOST, node.port)] + [
-            http_site(HOST, m.port, primary=False) for m in self.mirrors_of(node.name)
+        return [http_site(HOST, node.port, handle_port=node.handle_port)] + [
+            http_site(HOST, m.port, primary=False, handle_port=m.handle_port)
+            for m in self.mirrors_of(node.name)
         ]
 
 
@@ -142,12 +149,20 @@ def node_config(fed: Federation, node: NodeSpec) -> str:
             f"secret_file = {json.dumps(str(fed.secret_file(primary.prefix)))}",
         ]
     if node.roots:
-        roots = [fed.node(r).url for r in node.roots]
+        roots = [fed.node(r).endpoint for r in node.roots]
         lines += ["", "[resolver]", "enabled = true", f"roots = {json.dumps(roots)}"]
         if node.gs1_index:
             lines.append(f"gs1_index = {json.dumps(node.gs1_index)}")
     if node.dns_port:
         lines += ["", "[dns]", "enabled = true", f'host = "{HOST}"', f"port = {node.dns_port}"]
+    if node.handle_port:
+        lines += [
+            "",
+            "[handle]",
+            "enabled = true",
+            f'host = "{HOST}"',
+            f"port = {node.handle_port}",
+        ]
     return "\n".join(lines) + "\n"
 
 

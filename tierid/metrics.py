@@ -10,6 +10,7 @@ from registry.authority import Authority
 from resolver.caching import CachingResolver
 from resolver.faces.dns import DnsFace
 from resolver.faces.http_common import Counters
+from resolver.faces.native import NativeFace
 from resolver.redis_cache import RedisCache
 from resolver.walker import Walker
 
@@ -29,6 +30,17 @@ _DNS_COUNTERS = {
 }
 
 
+_HANDLE_COUNTERS = {
+    "requests": "Handle protocol messages received (UDP and TCP).",
+    "hot_answers": "Handle resolutions answered from stored wire bytes.",
+    "malformed": "Handle messages that did not decode (RC 4 or dropped).",
+    "challenges": "Challenges (RC 402) sent to Handle protocol clients.",
+    "authenticated": "Challenge answers that proved an identity.",
+    "dropped": "Handle UDP requests dropped because too many were being answered.",
+    "errors": "Handle requests that failed with an internal error (RC 2).",
+}
+
+
 class Metrics:
     def __init__(
         self,
@@ -38,8 +50,10 @@ class Metrics:
         cache: CachingResolver | None,
         shared: RedisCache | None,
         dns: DnsFace | None = None,
+        native: NativeFace | None = None,
     ) -> None:
         self.dns = dns
+        self.native = native
         self.shared = shared
         self.counters = counters
         self.authority = authority
@@ -178,6 +192,10 @@ class Metrics:
             counts = self.dns.counters()
             for field, help_ in _DNS_COUNTERS.items():
                 metric(f"tierid_dns_{field}_total", "counter", help_, [("", counts[field])])
+        if self.native is not None:
+            counts = self.native.counters()
+            for field, help_ in _HANDLE_COUNTERS.items():
+                metric(f"tierid_handle_{field}_total", "counter", help_, [("", counts[field])])
         return web.Response(
             text="\n".join(lines) + "\n",
             content_type="text/plain",

@@ -51,6 +51,7 @@ from resolver.dns_hot import HotAnswers
 from resolver.dns_names import gtin_of, handle_for, name_for
 from resolver.errors import HandleNotFound, InvalidHandle, TieridError, dns_rcode
 from resolver.faces import dns_records
+from resolver.faces.tasks import FaceTasks
 from resolver.gs1.bindings import Gs1Resolver
 from resolver.gs1.keys import Gs1Key
 from resolver.handle import normalise
@@ -388,13 +389,14 @@ class DnsFace:
         self.reuse_port = reuse_port
         self._udp: asyncio.DatagramTransport | None = None
         self._tcp: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.tasks = FaceTasks(settings.max_pending, log, "DNS query")
 
     def counters(self) -> dict[str, int]:
         """Every counter, queries answered from stored bytes included."""
         hot = self.responder.hot.hits
         counts = asdict(self.stats)
         counts["queries"] += hot
+        counts["errors"] += self.tasks.errors
         return {**counts, "hot_answers": hot}
 
     def drop(self, key: str | None) -> None:
@@ -402,22 +404,10 @@ class DnsFace:
         self.responder.hot.drop(key)
 
     def spawn(self, work: Awaitable[None], *, bounded: bool = True) -> None:
-        """Run a full-path answer; beyond ``max_pending`` at once, UDP queries are dropped
-        (the client retries) rather than queued without bound."""
-        if bounded and len(self._tasks) >= self.settings.max_pending:
+        """Run a full-path answer (see :class:`FaceTasks`: UDP queries beyond
+        ``max_pending`` at once are dropped)."""
+        if not self.tasks.spawn(work, bounded=bounded):
             self.stats.dropped += 1
-            work.close()  # type: ignore[attr-defined]
-            return
-        task = asyncio.get_running_loop().create_task(self._guarded(work))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _guarded(self, work: Awaitable[None]) -> None:
-        try:
-            await work
-        except Exception:
-            self.stats.errors += 1
-            log.exception("DNS query failed")
 
     async def open(self) -> None:
         loop = asyncio.get_running_loop()
@@ -440,6 +430,4 @@ class DnsFace:
             self._tcp.close()
             with contextlib.suppress(Exception):
                 await self._tcp.wait_closed()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.tasks.cancel()

@@ -11,43 +11,68 @@ from typing import Any, TypeVar
 import aiohttp
 import click
 
+from resolver.challenge import load_private_key
 from resolver.errors import TieridError
+from resolver.hdl_client import PrivateKey, SecretKey
 from resolver.http_client import HandleHttpClient
+from resolver.message import Identity
 from tierid import federation
+from tierid.commands.native_client import NativeNodeClient
 from tierid.config import ConfigError
 
 T = TypeVar("T")
+DEFAULT_HTTP_NODE = "http://127.0.0.1:8000"
+DEFAULT_HANDLE_NODE = "hdl://127.0.0.1:2641"
 
 
-def node_client(fn: Callable[..., Any]) -> Callable[..., Any]:
+def node_client(
+    fn: Callable[..., Any] | None = None, *, native: bool = False
+) -> Callable[..., Any]:
     """Add ``--node``, ``--auth``, ``--secret-file``, ``--insecure`` and ``--ca-file`` and
-    hand the command a ready :class:`HandleHttpClient` as its ``client`` argument."""
+    hand the command a ready client as its ``client`` argument: a
+    :class:`HandleHttpClient`, or with ``native`` (commands that also speak the binary
+    protocol) a :class:`NativeNodeClient` when ``--proto handle`` is given or ``--node`` is
+    an ``hdl://`` endpoint; those commands also take ``--key-file`` (an HS_PUBKEY identity's
+    private key)."""
+    if fn is None:
+        return functools.partial(node_client, native=native)
 
     @functools.wraps(fn)
     def wrapper(
         *args: Any,
-        node: str,
+        node: str | None,
         identity: str | None,
         secret_file: Path | None,
         insecure: bool,
         ca_file: str | None,
+        proto: str | None = None,
+        key_file: Path | None = None,
         **kwargs: Any,
     ) -> Any:
-        if bool(identity) != bool(secret_file):
-            raise click.UsageError("--auth and --secret-file go together")
+        if identity and not (secret_file or key_file):
+            raise click.UsageError("--auth needs --secret-file or --key-file")
+        if (secret_file or key_file) and not identity:
+            raise click.UsageError("--secret-file and --key-file need --auth")
         secret = secret_file.read_bytes().strip() if secret_file else None
-        verify: bool | str = ca_file or not insecure
-        kwargs["client"] = HandleHttpClient(
-            node, identity=identity, secret=secret, verify_tls=verify
-        )
+        if proto == "handle" or (node or "").startswith("hdl"):
+            endpoint = node or DEFAULT_HANDLE_NODE
+            kwargs["client"] = NativeNodeClient(endpoint, _credentials(identity, secret, key_file))
+        else:
+            verify: bool | str = ca_file or not insecure
+            kwargs["client"] = HandleHttpClient(
+                node or DEFAULT_HTTP_NODE, identity=identity, secret=secret, verify_tls=verify
+            )
         return fn(*args, **kwargs)
 
     options = [
         click.option(
             "--node",
-            default="http://127.0.0.1:8000",
-            show_default=True,
-            help="Base URL of the node's HTTP API.",
+            help=f"Base URL of the node's HTTP API [default: {DEFAULT_HTTP_NODE}]"
+            + (
+                f", or its binary face [default with --proto handle: {DEFAULT_HANDLE_NODE}]."
+                if native
+                else "."
+            ),
         ),
         click.option(
             "--auth",
@@ -71,9 +96,34 @@ def node_client(fn: Callable[..., Any]) -> Callable[..., Any]:
             help="CA or self-signed certificate to verify the node against.",
         ),
     ]
+    if native:
+        options += [
+            click.option(
+                "--proto",
+                type=click.Choice(["http", "handle"]),
+                help="Protocol to talk to the node in (default: by --node's scheme).",
+            ),
+            click.option(
+                "--key-file",
+                type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                help="PEM private key of an HS_PUBKEY identity (binary protocol only).",
+            ),
+        ]
     for option in reversed(options):
         wrapper = option(wrapper)
     return wrapper
+
+
+def _credentials(
+    identity: str | None, secret: bytes | None, key_file: Path | None
+) -> SecretKey | PrivateKey | None:
+    if not identity:
+        return None
+    who = Identity.from_text(identity)
+    if key_file is not None:
+        return PrivateKey(who, load_private_key(key_file.read_bytes()))
+    assert secret is not None
+    return SecretKey(who, secret)
 
 
 def run(coro: Awaitable[T]) -> T:
@@ -84,8 +134,8 @@ def run(coro: Awaitable[T]) -> T:
         raise click.ClickException(f"{err.message} (response code {int(err.rc)})") from err
     except ConfigError as err:
         raise click.ClickException(str(err)) from err
-    except aiohttp.ClientError as err:
-        raise click.ClickException(f"cannot reach the node: {err}") from err
+    except (aiohttp.ClientError, OSError) as err:
+        raise click.ClickException(f"cannot reach the node: {err or type(err).__name__}") from err
 
 
 def wraps_async(fn: Callable[..., Awaitable[T]]) -> Callable[..., T]:

@@ -49,7 +49,7 @@ def _value_options(values: tuple[str, ...], url: str | None) -> list[dict[str, A
 
 @click.command()
 @click.argument("handle")
-@node_client
+@node_client(native=True)
 @click.option("--type", "types", multiple=True, help="Only values of this type (repeatable).")
 @click.option("--index", "indexes", multiple=True, type=int, help="Only this index (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print the raw JSON answer.")
@@ -144,7 +144,7 @@ async def label(
 
 @click.command()
 @click.argument("handle")
-@node_client
+@node_client(native=True)
 @click.option("--url", help="URL value (index 1).")
 @click.option(
     "--value",
@@ -204,7 +204,7 @@ async def register(
 
 @click.command()
 @click.argument("handle")
-@node_client
+@node_client(native=True)
 @click.option(
     "--index",
     "indexes",

@@ -1,0 +1,216 @@
+"""The Handle binary face: Handle.Net's native protocol on UDP and TCP (port 2641 by default),
+answering from the same pipeline as every other face (:mod:`resolver.faces.native_responder`
+holds the logic; this module only moves bytes).
+
+A repeated resolution is answered from stored bytes (:mod:`resolver.hdl_hot`) before
+anything else is done. UDP: a datagram is a message or one packet of a longer one (reassembled by
+:class:`UdpReassembler`, bounded in count, bytes and time); answers longer than one packet
+go as 492-byte packets, as Handle.Net's clients expect. At most ``max_pending`` requests are
+worked on at once; beyond that UDP requests are dropped (the client retries).
+
+TCP: the envelope says how long each message is. Handle.Net answers one request per
+connection and closes it; a request with KPAL keeps the connection open for the next one,
+as does a challenge (its answer may come on the same connection). Messages on one connection
+are answered in order; an idle connection closes after ``tcp_idle_timeout_s``. Bytes that do
+not frame as a message end the connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import time
+from dataclasses import dataclass
+
+from resolver.errors import ProtocolError
+from resolver.faces.native_responder import Responder
+from resolver.faces.tasks import FaceTasks
+from resolver.hdl_codec import UdpReassembler, decode_envelope, split_udp
+from resolver.hdl_types import ENVELOPE_SIZE, HEADER_SIZE, OpFlag
+
+log = logging.getLogger("tierid.handle")
+
+_KC = int(OpFlag.KC)
+_TCP_QUEUE = 16
+_CHALLENGE = (402).to_bytes(4, "big")
+
+
+@dataclass(frozen=True, slots=True)
+class NativeSettings:
+    """Config section ``[handle]``."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = 2641
+    site_address: str = ""
+    max_pending: int = 2000
+    tcp_idle_timeout_s: int = 60
+    challenge_timeout_s: int = 60
+    hot_answers: int = 100_000
+
+
+class _UdpProtocol(asyncio.DatagramProtocol):
+    def __init__(self, face: NativeFace) -> None:
+        self.face = face
+        self.transport: asyncio.DatagramTransport | None = None
+        self.reassembler = UdpReassembler()
+        self.hot_answer = face.responder.hot.answer  # counts its own hits
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.sendto = self.transport.sendto
+
+    def datagram_received(self, data: bytes, addr: tuple) -> None:
+        out = self.hot_answer(data)
+        if out is not None:
+            self.sendto(out, addr)
+            return
+        try:
+            whole = self.reassembler.add(data, addr, time.monotonic())
+        except ProtocolError as err:
+            self.face.responder.stats.malformed += 1
+            self._send(self.face.responder.unreadable(data, err), addr)
+            return
+        if whole is not None:
+            self.face.tasks.spawn(self._full(whole, addr))
+
+    async def _full(self, raw: bytes, addr: tuple) -> None:
+        self._send(await self.face.responder.respond(raw, tcp=False), addr)
+
+    def _send(self, messages: list[bytes], addr: tuple) -> None:
+        if self.transport is None or self.transport.is_closing():
+            return
+        for message in messages:
+            for packet in split_udp(message):
+                self.transport.sendto(packet, addr)
+
+    def error_received(self, exc: Exception) -> None:
+        log.debug("UDP error: %s", exc)
+
+
+class _TcpProtocol(asyncio.Protocol):
+    """One connection: frames messages by their envelope, answers them in order."""
+
+    def __init__(self, face: NativeFace) -> None:
+        self.face = face
+        self.buffer = bytearray()
+        self.queue: asyncio.Queue[bytes] = asyncio.Queue()
+        self.transport: asyncio.Transport | None = None
+        self.idle: asyncio.TimerHandle | None = None
+        self.worker: asyncio.Task[None] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.worker = asyncio.get_running_loop().create_task(self._work())
+        self._arm()
+
+    def _arm(self) -> None:
+        if self.idle is not None:
+            self.idle.cancel()
+        loop = asyncio.get_running_loop()
+        self.idle = loop.call_later(self.face.settings.tcp_idle_timeout_s, self._close)
+
+    def _close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.idle is not None:
+            self.idle.cancel()
+        if self.worker is not None:
+            self.worker.cancel()
+        self.transport = None
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        self._arm()
+        while len(self.buffer) >= ENVELOPE_SIZE:
+            try:
+                _, length = decode_envelope(bytes(self.buffer[:ENVELOPE_SIZE]))
+            except ProtocolError as err:  # no way to find the next message: answer, hang up
+                self.face.responder.stats.malformed += 1
+                self._write(self.face.responder.unreadable(bytes(self.buffer), err))
+                self._close()
+                return
+            end = ENVELOPE_SIZE + length
+            if len(self.buffer) < end:
+                break
+            self.queue.put_nowait(bytes(self.buffer[:end]))
+            del self.buffer[:end]
+        if self.queue.qsize() >= _TCP_QUEUE and self.transport is not None:
+            self.transport.pause_reading()
+
+    async def _work(self) -> None:
+        while True:
+            raw = await self.queue.get()
+            if self.transport is not None and self.queue.qsize() < _TCP_QUEUE:
+                self.transport.resume_reading()
+            try:
+                hot = self.face.responder.hot.answer(raw, udp=False)
+                out = [hot] if hot is not None else await self.face.responder.respond(raw, tcp=True)
+            except Exception:
+                log.exception("Handle request over TCP failed")
+                self._close()
+                return
+            self._write(out)
+            keep = len(raw) >= ENVELOPE_SIZE + HEADER_SIZE and raw[28] & (_KC >> 24)
+            challenged = bool(out) and out[-1][24:28] == _CHALLENGE
+            if not (keep or challenged or self.queue.qsize()):
+                self._close()
+                return
+
+    def _write(self, messages: list[bytes]) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(b"".join(messages))
+
+
+class NativeFace:
+    """The UDP and TCP listeners; open and close them with the app."""
+
+    def __init__(
+        self, responder: Responder, settings: NativeSettings, *, reuse_port: bool = False
+    ) -> None:
+        self.responder = responder
+        self.settings = settings
+        self.reuse_port = reuse_port
+        self.tasks = FaceTasks(settings.max_pending, log, "Handle request")
+        self._udp: asyncio.DatagramTransport | None = None
+        self._tcp: asyncio.Server | None = None
+
+    def counters(self) -> dict[str, int]:
+        stats = self.responder.stats
+        hot = self.responder.hot.hits
+        return {
+            "requests": stats.requests + hot,
+            "hot_answers": hot,
+            "malformed": stats.malformed,
+            "challenges": stats.challenges,
+            "authenticated": stats.authenticated,
+            "errors": stats.errors + self.tasks.errors,
+            "dropped": self.tasks.dropped,
+        }
+
+    async def open(self) -> None:
+        loop = asyncio.get_running_loop()
+        host, port = self.settings.host, self.settings.port
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self._udp, _ = await loop.create_datagram_endpoint(
+            lambda: _UdpProtocol(self),
+            local_addr=(host, port),
+            family=family,
+            reuse_port=self.reuse_port or None,
+        )
+        self._tcp = await loop.create_server(
+            lambda: _TcpProtocol(self), host, port, reuse_port=self.reuse_port or None
+        )
+
+    async def close(self) -> None:
+        if self._udp is not None:
+            self._udp.close()
+        if self._tcp is not None:
+            self._tcp.close()
+            with contextlib.suppress(Exception):
+                await self._tcp.wait_closed()
+        await self.tasks.cancel()
