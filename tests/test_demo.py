@@ -3,6 +3,7 @@ Ctrl-C stops every process; `tierid status` reports on it. Ports are free ones h
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import subprocess
@@ -48,6 +49,7 @@ def test_demo_federation_end_to_end(tmp_path: Path) -> None:
     fed_file = _with_free_ports(tmp_path)
     resolver_port = int(re.findall(r"^port = (\d+)$", fed_file.read_text(), re.M)[-1])
     dns_port = re.findall(r"^dns_port = (\d+)$", fed_file.read_text(), re.M)[-1]
+    handle_port = re.findall(r"^handle_port = (\d+)$", fed_file.read_text(), re.M)[-1]
     demo = subprocess.Popen(
         [sys.executable, "-m", "tierid", "demo", "--federation", str(fed_file)],
         stdout=subprocess.PIPE,
@@ -101,6 +103,16 @@ def test_demo_federation_end_to_end(tmp_path: Path) -> None:
         # ... and its barcode's GTIN finds the pump model's record through the GS1 index
         model = naptr("0.1.0.0.0.0.4.3.2.1.0.9.6.gtin.id.tierid.test.")
         assert '"hdl+url" "!^.*$!https://pumps.example.cn/models/CP-200!"' in model
+
+        # a maintenance app speaking the binary protocol asks the resolver's Handle face;
+        # the resolver itself walked national -> provincial -> enterprise over it
+        hdl = f"hdl://127.0.0.1:{handle_port}"
+        over_handle = tierid_cli("resolve", "88.118.8/PUMP-2024-000123", "--node", hdl, "--json")
+        assert json.loads(over_handle.stdout)["values"] == pump["values"]
+        status = requests.get(f"{resolver}/api/status").json()
+        walked = [server["url"] for server in status["resolver"]["servers"]]
+        assert walked and all(url.startswith("hdl://") for url in walked), walked
+        assert status["handle"]["requests"] >= 1
 
         status = tierid_cli("status", "--federation", str(fed_file))
         assert status.stdout.count("up") >= 10 and "down" not in status.stdout

@@ -179,7 +179,15 @@ def make_app(config: Config) -> web.Application:
         lookups.cache.drop_listeners.append(native.responder.hot.drop)
     roles = ["mirror" if mirror else "authority"] + (["resolver"] if lookups.walker else [])
     StatusRoutes(
-        config.node.name, authority, lookups.walker, mirror, lookups.cache, counters, roles, face
+        config.node.name,
+        authority,
+        lookups.walker,
+        mirror,
+        lookups.cache,
+        counters,
+        roles,
+        face,
+        native,
     ).add_to(app)
     ReplicationRoutes(authority).add_to(app)
     AdminRoutes(authority).add_to(app)

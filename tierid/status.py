@@ -16,6 +16,7 @@ from registry.mirror import Mirror
 from resolver.caching import CachingResolver
 from resolver.faces.dns import DnsFace
 from resolver.faces.http_common import Counters, json_response
+from resolver.faces.native import NativeFace
 from resolver.walker import Walker
 
 
@@ -30,8 +31,10 @@ class StatusRoutes:
         counters: Counters,
         roles: list[str],
         dns: DnsFace | None = None,
+        native: NativeFace | None = None,
     ) -> None:
         self.dns = dns
+        self.native = native
         self.mirror = mirror
         self.cache = cache
         self.name = name
@@ -73,6 +76,12 @@ class StatusRoutes:
                 "port": self.dns.settings.port,
                 "zone": self.dns.settings.zone,
                 "storedAnswers": len(self.dns.responder.hot),
+            }
+        if self.native is not None:
+            body["handle"] = {
+                **self.native.counters(),
+                "port": self.native.settings.port,
+                "storedAnswers": len(self.native.responder.hot),
             }
         if self.walker is not None:
             stats = self.walker.upstream.stats

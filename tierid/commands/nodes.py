@@ -154,6 +154,9 @@ def _print_demo(fed: federation.Federation, created: int) -> None:
     for handle in demo_mod.SAMPLES:
         console.print(f"  curl -s {resolver.url}/api/handles/{handle}")
     console.print(f"  open {resolver.url}/{demo_mod.SAMPLES[0]}?noredirect  (a page for people)")
+    if resolver.handle_port:
+        hdl = f"hdl://{federation.HOST}:{resolver.handle_port}"
+        console.print(f"  tierid resolve {demo_mod.SAMPLES[0]} --node {hdl}  (Handle protocol)")
     if resolver.dns_port:
         zone = dns.name.from_text(DnsSettings().zone)
         named = (name_for(demo_mod.SAMPLES[0], zone), gtin_name(demo_mod.PUMP_GTIN, zone))
