@@ -5,8 +5,10 @@ Two maps are learnt from the answers: ``handle_sites[P]`` (the HS_SITE of ``0.NA
 where handles ``P/...`` live) and ``derived_sites[Q]`` (HS_SITE.PREFIX of ``0.NA/Q``:
 where prefixes below ``Q`` are registered). A lookup under a known enterprise goes straight
 to it; under a known province, straight to the province. Entries expire with the TTL of
-the site values (capped). The walk is bounded in referrals and in time; a referral that
-leads back to where it came from is an error, not a hang.
+the site values (capped). A referral that names no prefix record (Handle.Net's servers send
+RC 303 with an empty handle) is followed for the lookup at hand and teaches nothing. The walk
+is bounded in referrals and in time; a referral that leads back to where it came from is an
+error, not a hang.
 """
 
 from __future__ import annotations
@@ -153,8 +155,11 @@ class Walker:
             url, answer = await self.upstream.ask(current, query)
             if answer.rc != RC.PREFIX_REFERRAL:
                 return answer
-            level = self._checked_referral(url, answer, level, target)
-            current = self._learn(answer, level)
+            if answer.referral:
+                level = self._checked_referral(url, answer, level, target)
+                current = self._learn(answer, level)
+            else:  # Handle.Net names no prefix: follow for this lookup only, learn nothing
+                current = endpoints_of(answer.values, self.settings.upstream_protocol)
             if not current:
                 raise UpstreamUnavailable(
                     f"{url} referred {query.handle} to no usable server", handle=query.handle
