@@ -11,13 +11,16 @@ from pathlib import Path
 import click
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import NameOID
+
+from resolver.challenge import pubkey_to_wire
+from resolver.typed_data import pubkey_to_json
 
 
 @click.group()
 def keygen() -> None:
-    """Make keys: an HS_SECKEY secret, or a self-signed TLS certificate for HTTPS."""
+    """Make keys: an HS_PUBKEY key pair, an HS_SECKEY secret, or a TLS certificate."""
 
 
 @keygen.command()
@@ -45,6 +48,47 @@ def secret(out: Path, index: int) -> None:
             }
         )
     )
+
+
+_KEY_TYPES = {
+    "ed25519": ed25519.Ed25519PrivateKey.generate,
+    "p256": lambda: ec.generate_private_key(ec.SECP256R1()),
+    "rsa": lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048),
+}
+
+
+@keygen.command()
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="File to write the private key to (PEM, mode 600).",
+)
+@click.option(
+    "--type",
+    "key_type",
+    type=click.Choice(sorted(_KEY_TYPES)),
+    default="ed25519",
+    show_default=True,
+    help="rsa (2048 bits) is the one Handle.Net's own tools can verify too.",
+)
+@click.option("--index", default=300, show_default=True, help="Index of the HS_PUBKEY value.")
+def pubkey(out: Path, key_type: str, index: int) -> None:
+    """Write a private key and print the HS_PUBKEY value to register for it (the public
+    half, which the prefix's operator adds to the identity record)."""
+    private = _KEY_TYPES[key_type]()
+    out.write_bytes(
+        private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    out.chmod(0o600)
+    click.echo(f"private key written to {out}")
+    click.echo("HS_PUBKEY value to add to the identity record:")
+    data = pubkey_to_json(pubkey_to_wire(private))
+    click.echo(json.dumps({"index": index, "type": "HS_PUBKEY", "data": data}))
 
 
 @keygen.command()
