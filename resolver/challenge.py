@@ -153,7 +153,7 @@ def seckey_response(
     if not secret:
         raise ValueError("the secret is empty")
     if algorithm is not MacAlgorithm.PBKDF2_HMAC_SHA1:
-        return bytes((algorithm,)) + _mac(algorithm, bytes(secret), message)
+        return _seckey_bytes(algorithm, _mac(algorithm, bytes(secret), message))
     salt = secrets.token_bytes(16) if salt is None else bytes(salt)
     bits = MAX_PBKDF2_KEY_BITS
     if not _pbkdf2_ok(len(salt), iterations, bits):
@@ -162,6 +162,15 @@ def seckey_response(
             " iterations"
         )
     mac = _pbkdf2_mac(bytes(secret), salt, iterations, bits, message)
+    return _seckey_bytes(algorithm, mac, salt, iterations, bits)
+
+
+def _seckey_bytes(
+    algorithm: MacAlgorithm, mac: bytes, salt: bytes = b"", iterations: int = 0, bits: int = 0
+) -> bytes:
+    """Algorithm byte, then the MAC; for PBKDF2 its parameters, then the MAC as a byte-array."""
+    if algorithm is not MacAlgorithm.PBKDF2_HMAC_SHA1:
+        return bytes((algorithm,)) + mac
     params = wb.byte_array(salt) + wb.u32(iterations) + wb.u32(bits)
     return bytes((algorithm,)) + params + wb.byte_array(mac)
 
@@ -193,6 +202,39 @@ def verify_seckey(stored: bytes, response: bytes, nonce: bytes, digest: bytes) -
     if not _pbkdf2_ok(len(salt), iterations, bits) or len(mac) != 20:
         return False
     return hmac.compare_digest(_pbkdf2_mac(bytes(stored), salt, iterations, bits, message), mac)
+
+
+#: Handle.Net's names for the MAC algorithms in its HTTP ``Authorization: Handle`` header
+SECKEY_ALGORITHMS = {
+    "MD5": MacAlgorithm.MD5,
+    "SHA1": MacAlgorithm.SHA1,
+    "SHA-1": MacAlgorithm.SHA1,
+    "SHA256": MacAlgorithm.SHA256,
+    "SHA-256": MacAlgorithm.SHA256,
+    "HMAC-SHA1": MacAlgorithm.HMAC_SHA1,
+    "HMAC-SHA256": MacAlgorithm.HMAC_SHA256,
+    "PBKDF2-HMAC-SHA1": MacAlgorithm.PBKDF2_HMAC_SHA1,
+}
+
+
+def seckey_wire(
+    alg: str, mac: bytes, *, salt: bytes = b"", iterations: int = 0, bits: int = 0
+) -> bytes:
+    """The ``signedResponse`` of an HS_SECKEY answer given as separate fields, as Handle's
+    HTTP ``Authorization: Handle`` header sends it (``alg``, ``signature`` and for PBKDF2
+    ``salt``, ``iterations``, ``length``), so :func:`verify_seckey` checks it.
+
+    :raises ValueError: an unknown ``alg``.
+    """
+    algorithm = SECKEY_ALGORITHMS.get(alg.upper())
+    if algorithm is None:
+        raise ValueError(f"unknown HS_SECKEY algorithm {alg!r}")
+    return _seckey_bytes(algorithm, mac, salt, iterations, bits)
+
+
+def pubkey_wire(alg: str, signature: bytes) -> bytes:
+    """The ``signedResponse`` of an HS_PUBKEY answer given as separate fields (HTTP)."""
+    return wb.utf8(alg) + wb.byte_array(signature)
 
 
 # --- HS_PUBKEY -----------------------------------------------------------------------------

@@ -94,6 +94,12 @@ class UnsupportedMediaType(ProtocolError):
     """Request body must be application/json."""
 
 
+class ServerTooBusy(TieridError):
+    """The server is too busy; try again later."""
+
+    rc = RC.SERVER_TOO_BUSY
+
+
 class OperationNotSupported(TieridError):
     """Operation not supported by this node."""
 

@@ -23,6 +23,8 @@ from registry.http_api import AdminRoutes
 from registry.mirror import Mirror
 from registry.permissions import Authorizer
 from registry.replication import ReplicationRoutes
+from registry.session_routes import SessionRoutes
+from registry.sessions import Sessions
 from registry.storage.sqlite import SQLiteStore
 from resolver.caching import CachingResolver
 from resolver.errors import NotResponsible
@@ -191,6 +193,7 @@ def make_app(config: Config) -> web.Application:
     ).add_to(app)
     ReplicationRoutes(authority).add_to(app)
     AdminRoutes(authority).add_to(app)
+    SessionRoutes(Sessions(store, authority, config.sessions)).add_to(app)
     routes.add_proxy_to(app)
     Metrics(counters, authority, lookups.walker, lookups.cache, shared, face, native).add_to(app)
     if lookups.cache is not None:

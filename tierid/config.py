@@ -18,6 +18,7 @@ import dns.name
 
 from registry.authority import RecordLimits
 from registry.mirror import MirrorSettings
+from registry.sessions import SessionSettings
 from resolver.caching import CacheSettings
 from resolver.faces.dns import DnsSettings
 from resolver.faces.native import NativeSettings
@@ -69,6 +70,7 @@ class Config:
     cache: CacheSettings = field(default_factory=CacheSettings)
     dns: DnsSettings = field(default_factory=DnsSettings)
     handle: NativeSettings = field(default_factory=NativeSettings)
+    sessions: SessionSettings = field(default_factory=SessionSettings)
     #: folder that relative paths are resolved against
     base_dir: Path = Path(".")
 
@@ -97,6 +99,7 @@ _SECTIONS = {
     "cache": CacheSettings,
     "dns": DnsSettings,
     "handle": NativeSettings,
+    "sessions": SessionSettings,
 }
 
 

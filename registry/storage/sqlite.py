@@ -50,6 +50,12 @@ CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sessions (
+    id       TEXT PRIMARY KEY,     -- what the client quotes (Authorization: Handle sessionId)
+    nonce    BLOB NOT NULL,        -- the challenge it signs
+    identity TEXT,                 -- index:handle once proven; NULL while the challenge waits
+    expires  INTEGER NOT NULL      -- unix seconds
+) WITHOUT ROWID;
 """
 
 
@@ -113,6 +119,12 @@ class _Reader:
     def get_meta(self, key: str) -> str | None:
         row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
+
+    def get_session(self, session_id: str) -> tuple[bytes, str | None, int] | None:
+        row = self.conn.execute(
+            "SELECT nonce, identity, expires FROM sessions WHERE id = ?", (session_id,)
+        ).fetchone()
+        return None if row is None else (bytes(row[0]), row[1], int(row[2]))
 
     def seq_range(self) -> tuple[int, int]:
         """(oldest, newest) sequence numbers still in the change log; (0, 0) when empty."""
@@ -181,6 +193,29 @@ class _Writer(_Reader):
             "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             (key, value),
         )
+
+    def open_session(self, session_id: str, nonce: bytes, expires: int, now: int) -> int:
+        """Add a session waiting for its challenge's answer (expired ones are pruned
+        first). :returns: how many sessions are waiting now."""
+        self.conn.execute("DELETE FROM sessions WHERE expires < ?", (now,))
+        self.conn.execute(
+            "INSERT INTO sessions (id, nonce, identity, expires) VALUES (?, ?, NULL, ?)",
+            (session_id, nonce, expires),
+        )
+        row = self.conn.execute("SELECT count(*) FROM sessions WHERE identity IS NULL")
+        return int(row.fetchone()[0])
+
+    def prove_session(self, session_id: str, identity: str, expires: int, now: int) -> bool:
+        """Mark a waiting, unexpired session as proven; False if it was not waiting."""
+        cursor = self.conn.execute(
+            "UPDATE sessions SET identity = ?, expires = ? "
+            "WHERE id = ? AND identity IS NULL AND expires >= ?",
+            (identity, expires, session_id, now),
+        )
+        return cursor.rowcount == 1
+
+    def close_session(self, session_id: str) -> None:
+        self.conn.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
 
     def clear(self) -> None:
         """Forget every record and homed prefix (a mirror about to load a full copy)."""

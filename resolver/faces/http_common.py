@@ -38,8 +38,13 @@ log = logging.getLogger("tierid.http")
 
 Authenticate = Callable[[Credentials], Awaitable[Identity]]
 
+#: ``Authorization: Handle ...`` header -> the identity its session proves (or proves now)
+SessionLogin = Callable[[str], Awaitable[Identity]]
+
 #: app key holding the node's authenticator (``Authenticate``)
 AUTHENTICATE = web.AppKey("authenticate", object)
+#: app key holding the node's session login (``SessionLogin``)
+SESSION_LOGIN = web.AppKey("session_login", object)
 #: app key: whether credentials may be sent over plain HTTP (loopback demos only)
 INSECURE_AUTH = web.AppKey("insecure_auth", bool)
 
@@ -124,10 +129,15 @@ async def identity_of(request: web.Request) -> Identity | None:
     if not header:
         return None
     scheme = header.split(None, 1)[0].lower()
-    if scheme != "basic":
-        raise AuthenticationFailed(f"unsupported authorization scheme {scheme!r}; use Basic")
+    if scheme not in ("basic", "handle"):
+        raise AuthenticationFailed(
+            f"unsupported authorization scheme {scheme!r}; use Basic or Handle"
+        )
     if not request.secure and not request.app[INSECURE_AUTH]:
         raise AuthenticationFailed("authentication over plain HTTP is disabled; use HTTPS")
+    if scheme == "handle":
+        login: SessionLogin = request.app[SESSION_LOGIN]  # type: ignore[assignment]
+        return await login(header)
     authenticate: Authenticate = request.app[AUTHENTICATE]  # type: ignore[assignment]
     return await authenticate(parse_basic(header))
 
