@@ -64,7 +64,7 @@ def request_key(bytes raw):
 cdef int _reply_minor(const unsigned char *p):
     """The minor version of the answer (major 2), or -1 before 2.1 or past major 2."""
     cdef int major = p[2] & 0x03, minor = p[3]
-    if major == 0:
+    if major < 2:  # no suggestion, or one no client speaks: the message's own version
         major, minor = p[0], p[1]
     if major > 2:
         return _OUR_MINOR

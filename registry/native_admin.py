@@ -27,11 +27,12 @@ from resolver.hdl_types import (
     ValuesRequest,
 )
 from resolver.hdl_types import OpCode as OC
-from resolver.json_values import MAX_REFERENCES, check_type
+from resolver.json_values import MAX_REFERENCES, MAX_TTL, check_type
 from resolver.message import Identity
-from resolver.values import HandleValue
+from resolver.values import TTL_ABSOLUTE, TTL_RELATIVE, HandleValue
 
 _OVRW, _MINT = int(OpFlag.OVRW), int(OpFlag.MINT)
+_ALL_PERMISSIONS = 0x0F
 _NA = "0.NA/"
 _B = TypeVar("_B", ValuesRequest, HandleRequest, RemoveValuesRequest)
 
@@ -75,6 +76,12 @@ class _AdminOperations:
             if not 0 < v.index <= 0x7FFFFFFF:
                 raise InvalidValue(f"value index must be from 1 to {0x7FFFFFFF}")
             check_type(v.index, v.type)
+            if v.ttl_type not in (TTL_RELATIVE, TTL_ABSOLUTE):
+                raise InvalidValue(f"value {v.index}: ttl type must be 0 (relative) or 1")
+            if v.ttl_type == TTL_RELATIVE and v.ttl > MAX_TTL:
+                raise InvalidValue(f"value {v.index}: ttl must be from 0 to {MAX_TTL}")
+            if v.permissions > _ALL_PERMISSIONS:
+                raise InvalidValue(f"value {v.index}: permissions are 4 bits")
             if len(v.references) > MAX_REFERENCES:
                 raise InvalidValue(f"value {v.index}: more than {MAX_REFERENCES} references")
         return body.values

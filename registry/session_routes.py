@@ -46,7 +46,7 @@ class SessionRoutes:
 
     async def open(self, request: web.Request) -> web.Response:
         self._secure(request)
-        return json_response(await self.sessions.open(), 201)
+        return json_response(await self.sessions.open())
 
     async def prove(self, request: web.Request) -> web.Response:
         self._secure(request)

@@ -320,11 +320,11 @@ def pubkey_from_wire(data: bytes) -> PublicKey:
         raise ProtocolError(f"invalid {info.key_type}: {exc}") from exc
 
 
-def pubkey_response(
+def sign(
     private_key: PrivateKey, nonce: bytes, digest: bytes, *, hash_name: str | None = None
-) -> bytes:
-    """The ``signedResponse`` of an HS_PUBKEY answer: ``byte-array hashAlgId`` and
-    ``byte-array signature`` over ``nonce || digest``.
+) -> tuple[str, bytes]:
+    """The hash algorithm's name (as CNRI writes it) and the signature over ``nonce ||
+    digest`` (or ``nonce || cnonce`` for an HTTP login).
 
     :param hash_name: ``"SHA-256"`` (the default, any spelling CNRI knows) or ``"SHA1"`` for
         RSA/DSA, ``"SHA-256"`` for P-256; Ed25519 keys sign with ``"Ed25519"`` only.
@@ -333,7 +333,7 @@ def pubkey_response(
     """
     message = _message(nonce, digest)
     if not isinstance(private_key, PrivateKey):
-        raise TypeError("pubkey_response signs with a private key")
+        raise TypeError("sign takes a private key")
     key_type = _key_type(private_key)
     allowed = _ALLOWED[key_type]
     name = allowed[0] if hash_name is None else _HASH_IDS.get(hash_name.encode(), hash_name)
@@ -347,7 +347,18 @@ def pubkey_response(
         sig = private_key.sign(message, ec.ECDSA(_HASHES[name]()))
     else:
         sig = private_key.sign(message)
-    return wb.byte_array(name.encode("ascii")) + wb.byte_array(sig)
+    return name, sig
+
+
+def pubkey_response(
+    private_key: PrivateKey, nonce: bytes, digest: bytes, *, hash_name: str | None = None
+) -> bytes:
+    """The ``signedResponse`` of an HS_PUBKEY answer: ``byte-array hashAlgId`` and
+    ``byte-array signature`` over ``nonce || digest`` (see :func:`sign`).
+
+    :raises ValueError, TypeError: as :func:`sign`.
+    """
+    return pubkey_wire(*sign(private_key, nonce, digest, hash_name=hash_name))
 
 
 def verify_pubkey(pubkey_data: bytes, response: bytes, nonce: bytes, digest: bytes) -> bool:

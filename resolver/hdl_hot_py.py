@@ -54,7 +54,7 @@ def reply_version(raw: bytes) -> tuple[int, int] | None:
     """The version an answer to this request is written in (the lower of the one it
     suggests and ours), or None when the hot path does not answer it (before 2.1)."""
     major, minor = raw[2] & 0x03, raw[3]
-    if major == 0:
+    if major < 2:  # no suggestion, or one no client speaks: the message's own version
         major, minor = raw[0], raw[1]
     version = min((major, minor), _OURS)
     return version if version >= (2, 1) else None

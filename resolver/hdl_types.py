@@ -153,8 +153,10 @@ class Envelope:
 
     @property
     def suggested_version(self) -> tuple[int, int]:
-        """What the sender speaks at best; the message's own version when it suggests none."""
-        if self.suggested_major == 0:
+        """What the sender speaks at best; the message's own version when it suggests none,
+        or suggests a major version below 2 (which no Handle client speaks: a reply in it
+        would be unreadable, while the message itself proves the sender reads its own)."""
+        if self.suggested_major < 2:
             return self.version
         return effective_version(self.suggested_major, self.suggested_minor)
 

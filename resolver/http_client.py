@@ -1,20 +1,26 @@
 """A small async client for a tierid (or Handle.Net) node's HTTP JSON API.
 
-Used by the CLI and by enterprise code. Authentication is Handle.Net's Basic scheme:
-``index:handle`` (percent-encoded) and the HS_SECKEY secret. A node's error answers are
-raised as the matching :class:`TieridError` (``HandleNotFound``, ``HandleAlreadyExists``...).
+Used by the CLI and by enterprise code. Authentication is Handle.Net's Basic scheme
+(``index:handle``, percent-encoded, and the HS_SECKEY secret) or a key login (a session
+proven with the HS_PUBKEY's private key, then ``Authorization: Handle sessionId=...``).
+A node's error answers are raised as the matching :class:`TieridError`
+(``HandleNotFound``, ``HandleAlreadyExists``...).
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import secrets
 import ssl
 from typing import Any
 from urllib.parse import quote
 
 import aiohttp
 
-from resolver.errors import UpstreamUnavailable, error_for
+from resolver import challenge
+from resolver.challenge import PrivateKey
+from resolver.errors import TieridError, UpstreamUnavailable, error_for
 
 
 def basic_header(identity: str, secret: bytes) -> str:
@@ -38,9 +44,14 @@ class HandleHttpClient:
         verify_tls: bool | str = True,
         timeout: float = 30.0,
         operator_token: bytes | None = None,
+        private_key: PrivateKey | None = None,
     ) -> None:
-        """``operator_token`` authenticates operator routes (``Bearer``) instead of an identity."""
+        """``operator_token`` authenticates operator routes (``Bearer``) instead of an identity;
+        ``private_key`` (of the identity's HS_PUBKEY) logs in by challenge-response when the
+        client is entered, and the session ends when it is left."""
         self.base_url = base_url.rstrip("/")
+        self._identity = identity
+        self._key = private_key
         self._auth = basic_header(identity, secret) if identity and secret is not None else None
         if operator_token is not None:
             self._auth = "Bearer " + operator_token.decode("utf-8")
@@ -53,11 +64,37 @@ class HandleHttpClient:
 
     async def __aenter__(self) -> HandleHttpClient:
         self._session = aiohttp.ClientSession(timeout=self._timeout)
+        if self._key is not None and self._identity:
+            try:
+                await self._login(self._identity, self._key)
+            except BaseException:
+                await self._session.close()
+                raise
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         if self._session is not None:
+            if self._key is not None and self._auth:
+                with contextlib.suppress(TieridError, aiohttp.ClientError):
+                    await self._call("DELETE", "/api/sessions/this")
             await self._session.close()
+
+    async def _login(self, identity: str, key: PrivateKey) -> None:
+        """Handle.Net's session login: sign the server's nonce and a cnonce of ours."""
+        _, opened = await self._call("POST", "/api/sessions")
+        nonce = base64.b64decode(opened["nonce"])
+        cnonce = secrets.token_bytes(16)
+        alg, signature = challenge.sign(key, nonce, cnonce)
+        answer = {
+            "sessionId": opened["sessionId"],
+            "id": identity,
+            "type": "HS_PUBKEY",
+            "cnonce": base64.b64encode(cnonce).decode("ascii"),
+            "alg": alg,
+            "signature": base64.b64encode(signature).decode("ascii"),
+        }
+        await self._call("PUT", "/api/sessions/this", body=answer)
+        self._auth = f'Handle sessionId="{opened["sessionId"]}"'
 
     async def _call(
         self, method: str, path: str, params: list[tuple[str, str]] | None = None, body: Any = None
@@ -70,10 +107,12 @@ class HandleHttpClient:
             method, self.base_url + path, params=params, json=body, headers=headers, ssl=self._ssl
         ) as resp:
             try:
-                data = await resp.json(content_type=None)
+                data = await resp.json(content_type=None) if resp.status != 204 else {}
             except ValueError:
                 data = None
-            if not isinstance(data, dict) or not isinstance(data.get("responseCode"), int):
+            coded = isinstance(data, dict) and isinstance(data.get("responseCode"), int)
+            session = resp.status < 300 and isinstance(data, dict) and "sessionId" in data
+            if not (coded or session or resp.status == 204):
                 raise UpstreamUnavailable(f"HTTP {resp.status} without a Handle response")
             if resp.status >= 300 and resp.status != 300:
                 raise error_for(data["responseCode"], data.get("message", ""), data.get("handle"))

@@ -109,3 +109,13 @@ def test_a_write_without_credentials_says_authentication_is_needed(
     refused = _cli(node, "delete", KEY_HOLDER, check=False)
     assert refused.returncode == 1 and "(response code 402)" in refused.stderr
     assert node.session().get(node.api(KEY_HOLDER)).json()["responseCode"] == 1
+
+
+def test_the_http_api_logs_in_with_the_same_key_file(node: NodeProcess, key_identity: Path) -> None:
+    """Without --proto handle, --key-file logs in over HTTP (POST/PUT /api/sessions)."""
+    login = ("--auth", f"300:{KEY_HOLDER}", "--key-file", str(key_identity))
+    made = tierid_cli(
+        "register", f"{PUMPS}/CLI-HTTP", "--node", node.url, "--url", "https://p/h", *login
+    )
+    assert made.stdout.strip() == f"created {PUMPS}/CLI-HTTP"
+    assert node.session().get(node.api(f"{PUMPS}/CLI-HTTP")).json()["responseCode"] == 1

@@ -79,7 +79,7 @@ def keys(node: NodeProcess) -> dict[str, object]:
 
 def _open(node: NodeProcess) -> tuple[str, bytes]:
     r = requests.post(f"{node.url}/api/sessions", timeout=5)
-    assert r.status_code == 201, r.text
+    assert r.status_code == 200, r.text
     body = r.json()
     return body["sessionId"], base64.b64decode(body["nonce"])
 

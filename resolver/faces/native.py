@@ -83,7 +83,12 @@ class _UdpProtocol(asyncio.DatagramProtocol):
         if self.transport is None or self.transport.is_closing():
             return
         for message in messages:
-            for packet in split_udp(message):
+            try:
+                packets = split_udp(message)
+            except ProtocolError as err:  # a reply we could not frame: never out of the loop
+                log.warning("cannot send a Handle answer over UDP: %s", err)
+                continue
+            for packet in packets:
                 self.transport.sendto(packet, addr)
 
     def error_received(self, exc: Exception) -> None:
