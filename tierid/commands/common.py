@@ -32,8 +32,8 @@ def node_client(
     hand the command a ready client as its ``client`` argument: a
     :class:`HandleHttpClient`, or with ``native`` (commands that also speak the binary
     protocol) a :class:`NativeNodeClient` when ``--proto handle`` is given or ``--node`` is
-    an ``hdl://`` endpoint; those commands also take ``--key-file`` (an HS_PUBKEY identity's
-    private key)."""
+    an ``hdl://`` endpoint. ``--key-file`` (an HS_PUBKEY identity's private key) logs in
+    instead of ``--secret-file``."""
     if fn is None:
         return functools.partial(node_client, native=native)
 
@@ -60,7 +60,11 @@ def node_client(
         else:
             verify: bool | str = ca_file or not insecure
             kwargs["client"] = HandleHttpClient(
-                node or DEFAULT_HTTP_NODE, identity=identity, secret=secret, verify_tls=verify
+                node or DEFAULT_HTTP_NODE,
+                identity=identity,
+                secret=secret,
+                verify_tls=verify,
+                private_key=load_private_key(key_file.read_bytes()) if key_file else None,
             )
         return fn(*args, **kwargs)
 
@@ -86,6 +90,11 @@ def node_client(
             help="File holding the identity's secret key (HS_SECKEY).",
         ),
         click.option(
+            "--key-file",
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            help="PEM private key of the identity's HS_PUBKEY (logs in by challenge-response).",
+        ),
+        click.option(
             "--insecure",
             is_flag=True,
             help="Do not verify the node's TLS certificate (self-signed test nodes).",
@@ -97,18 +106,13 @@ def node_client(
         ),
     ]
     if native:
-        options += [
+        options.append(
             click.option(
                 "--proto",
                 type=click.Choice(["http", "handle"]),
                 help="Protocol to talk to the node in (default: by --node's scheme).",
-            ),
-            click.option(
-                "--key-file",
-                type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                help="PEM private key of an HS_PUBKEY identity (binary protocol only).",
-            ),
-        ]
+            )
+        )
     for option in reversed(options):
         wrapper = option(wrapper)
     return wrapper
