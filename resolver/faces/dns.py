@@ -51,7 +51,7 @@ from resolver.dns_hot import HotAnswers
 from resolver.dns_names import gtin_of, handle_for, name_for
 from resolver.errors import HandleNotFound, InvalidHandle, TieridError, dns_rcode
 from resolver.faces import dns_records
-from resolver.faces.tasks import FaceTasks
+from resolver.faces.sockets import FaceTasks, IdleClosingProtocol
 from resolver.gs1.bindings import Gs1Resolver
 from resolver.gs1.keys import Gs1Key
 from resolver.handle import normalise
@@ -308,39 +308,19 @@ class _UdpProtocol(asyncio.DatagramProtocol):
         log.debug("UDP error: %s", exc)
 
 
-class _TcpProtocol(asyncio.Protocol):
+class _TcpProtocol(IdleClosingProtocol):
     """Length-prefixed messages (RFC 7766): several per connection, answered as they are
     ready; the connection closes after ``tcp_idle_timeout_s`` without a query."""
 
     def __init__(self, face: DnsFace) -> None:
+        super().__init__(face.settings.tcp_idle_timeout_s)
         self.face = face
         self.buffer = b""
         self.pending = 0
-        self.transport: asyncio.Transport | None = None
-        self.idle: asyncio.TimerHandle | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-        self._arm()
-
-    def _arm(self) -> None:
-        if self.idle is not None:
-            self.idle.cancel()
-        loop = asyncio.get_running_loop()
-        self.idle = loop.call_later(self.face.settings.tcp_idle_timeout_s, self._close)
-
-    def _close(self) -> None:
-        if self.transport is not None:
-            self.transport.close()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self.idle is not None:
-            self.idle.cancel()
-        self.transport = None
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
-        self._arm()
+        self.touch()
         while len(self.buffer) >= 2:
             size = self.buffer[0] << 8 | self.buffer[1]
             if len(self.buffer) < 2 + size:

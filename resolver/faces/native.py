@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from resolver.errors import ProtocolError
 from resolver.faces.native_responder import Responder
-from resolver.faces.tasks import FaceTasks
+from resolver.faces.sockets import FaceTasks, IdleClosingProtocol
 from resolver.hdl_codec import UdpReassembler, decode_envelope, split_udp
 from resolver.hdl_types import ENVELOPE_SIZE, HEADER_SIZE, OpFlag
 
@@ -95,49 +95,35 @@ class _UdpProtocol(asyncio.DatagramProtocol):
         log.debug("UDP error: %s", exc)
 
 
-class _TcpProtocol(asyncio.Protocol):
+class _TcpProtocol(IdleClosingProtocol):
     """One connection: frames messages by their envelope, answers them in order."""
 
     def __init__(self, face: NativeFace) -> None:
+        super().__init__(face.settings.tcp_idle_timeout_s)
         self.face = face
         self.buffer = bytearray()
         self.queue: asyncio.Queue[bytes] = asyncio.Queue()
-        self.transport: asyncio.Transport | None = None
-        self.idle: asyncio.TimerHandle | None = None
         self.worker: asyncio.Task[None] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        super().connection_made(transport)
         self.worker = asyncio.get_running_loop().create_task(self._work())
-        self._arm()
-
-    def _arm(self) -> None:
-        if self.idle is not None:
-            self.idle.cancel()
-        loop = asyncio.get_running_loop()
-        self.idle = loop.call_later(self.face.settings.tcp_idle_timeout_s, self._close)
-
-    def _close(self) -> None:
-        if self.transport is not None:
-            self.transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self.idle is not None:
-            self.idle.cancel()
+        super().connection_lost(exc)
         if self.worker is not None:
             self.worker.cancel()
-        self.transport = None
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
-        self._arm()
+        self.touch()
         while len(self.buffer) >= ENVELOPE_SIZE:
             try:
                 _, length = decode_envelope(bytes(self.buffer[:ENVELOPE_SIZE]))
             except ProtocolError as err:  # no way to find the next message: answer, hang up
                 self.face.responder.stats.malformed += 1
                 self._write(self.face.responder.unreadable(bytes(self.buffer), err))
-                self._close()
+                self.close()
                 return
             end = ENVELOPE_SIZE + length
             if len(self.buffer) < end:
@@ -157,13 +143,13 @@ class _TcpProtocol(asyncio.Protocol):
                 out = [hot] if hot is not None else await self.face.responder.respond(raw, tcp=True)
             except Exception:
                 log.exception("Handle request over TCP failed")
-                self._close()
+                self.close()
                 return
             self._write(out)
             keep = len(raw) >= ENVELOPE_SIZE + HEADER_SIZE and raw[28] & (_KC >> 24)
             challenged = bool(out) and out[-1][24:28] == _CHALLENGE
             if not (keep or challenged or self.queue.qsize()):
-                self._close()
+                self.close()
                 return
 
     def _write(self, messages: list[bytes]) -> None:

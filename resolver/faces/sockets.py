@@ -1,5 +1,6 @@
-"""The requests a socket face is working on: each a task, bounded in number, cancelled when
-the face closes. Shared by the DNS and Handle faces."""
+"""What the socket faces (DNS, Handle) share: the requests they are working on, each a task,
+bounded in number and cancelled when the face closes; and TCP connections that close after
+a time without requests."""
 
 from __future__ import annotations
 
@@ -45,3 +46,32 @@ class FaceTasks:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+class IdleClosingProtocol(asyncio.Protocol):
+    """A TCP connection closed after ``idle_timeout`` seconds without data; subclasses call
+    :meth:`touch` when data arrives and may extend the hooks (calling these)."""
+
+    def __init__(self, idle_timeout: float) -> None:
+        self.idle_timeout = idle_timeout
+        self.transport: asyncio.Transport | None = None
+        self._idle: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.touch()
+
+    def touch(self) -> None:
+        """Restart the idle timer."""
+        if self._idle is not None:
+            self._idle.cancel()
+        self._idle = asyncio.get_running_loop().call_later(self.idle_timeout, self.close)
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._idle is not None:
+            self._idle.cancel()
+        self.transport = None
