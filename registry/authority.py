@@ -33,7 +33,7 @@ from registry.batch import (
 )
 from registry.permissions import Authorizer, governing_handle
 from registry.referrals import route
-from registry.storage.base import ReadTxn, Store, StoredRecord, WriteTxn
+from registry.storage.base import Change, ReadTxn, Store, StoredRecord, WriteTxn
 from resolver.codes import ResponseCode
 from resolver.errors import (
     AuthenticationNeeded,
@@ -247,6 +247,29 @@ class Authority:
             if page_size < 0:
                 return HandleList(total, txn.list_handles(key, 0, total))
             return HandleList(total, txn.list_handles(key, page * page_size, page_size))
+
+        return await self.store.read(run)
+
+    async def audit(
+        self, prefix: str, identity: Identity | None, since: int, until: int, limit: int
+    ) -> list[tuple[Change, tuple[HandleValue, ...] | None]]:
+        """Who changed what under ``prefix`` (its records and its sub-prefixes'), from
+        ``since`` to ``until``, with the values before and after each change. The history
+        shows private values, so it needs LIST_HANDLES and READ_VALUE on the prefix record.
+
+        :raises InvalidHandle, AuthenticationNeeded, InsufficientPermissions:
+        """
+        try:
+            parse(f"{prefix}/x")
+        except InvalidHandle as exc:
+            raise InvalidHandle(exc.rule, f"invalid prefix: {exc.message}") from exc
+        na = prefix_record(prefix)
+
+        def run(txn: ReadTxn) -> list[tuple[Change, tuple[HandleValue, ...] | None]]:
+            record = txn.get(normalise(na))
+            self._require(txn, identity, P.LIST_HANDLES, na, record)
+            self._require(txn, identity, P.READ_VALUE, na, record)
+            return txn.audit(normalise(prefix), since, until, limit)
 
         return await self.store.read(run)
 

@@ -21,8 +21,24 @@ from resolver.faces.http_common import (
     path_handle,
 )
 from resolver.handle import normalise
-from resolver.json_values import value_from_json
+from resolver.json_values import MAX_UNIX_TIME, iso_time, unix_time, value_from_json, value_to_json
+from resolver.numbers import is_decimal
 from resolver.values import HandleValue
+
+#: most audit entries one request returns (page with ``since`` from the last one's time)
+AUDIT_LIMIT = 10_000
+
+
+def _time_param(request: web.Request, name: str, default: int) -> int:
+    text = request.query.get(name)
+    if text is None:
+        return default
+    if is_decimal(text) and len(text) <= 10:
+        return int(text)
+    try:
+        return unix_time(text, name)
+    except InvalidValue as exc:
+        raise ProtocolError(exc.message) from exc
 
 
 def values_from_body(body: Any, handle: str, max_data_bytes: int) -> list[HandleValue]:
@@ -84,6 +100,7 @@ class AdminRoutes:
         app.router.add_route("POST", "/api/prefixes/{tail:.+}", self.home_prefix)
         app.router.add_route("DELETE", "/api/prefixes/{tail:.+}", self.unhome_prefix)
         app.router.add_route("POST", "/api/batch", self.batch)
+        app.router.add_route("GET", "/api/audit", self.audit)
 
     async def put_handle(self, request: web.Request) -> web.Response:
         handle = path_handle(request, "/api/handles/")
@@ -150,6 +167,35 @@ class AdminRoutes:
             body["page"] = page
             body["pageSize"] = page_size
         body["handles"] = listing.handles
+        return json_response(body, pretty=flag(request, "pretty"))
+
+    async def audit(self, request: web.Request) -> web.Response:
+        """``GET /api/audit?prefix=P&since=T&until=T&limit=N``: the change history under a
+        prefix (times as unix seconds or ISO-8601), oldest first."""
+        prefix = request.query.get("prefix")
+        if not prefix:
+            raise ProtocolError("the audit needs ?prefix=")
+        since = _time_param(request, "since", 0)
+        until = _time_param(request, "until", MAX_UNIX_TIME)
+        limit = int_param(request, "limit", AUDIT_LIMIT, AUDIT_LIMIT)
+        history = await self.authority.audit(
+            prefix, await identity_of(request), since, until, limit if limit > 0 else AUDIT_LIMIT
+        )
+        entries = [
+            {
+                "seq": change.seq,
+                "at": iso_time(change.at),
+                "op": change.op,
+                "handle": change.handle,
+                "actor": change.actor,
+                "before": None if before is None else [value_to_json(v) for v in before],
+                "after": None
+                if change.values is None
+                else [value_to_json(v) for v in change.values],
+            }
+            for change, before in history
+        ]
+        body = {"responseCode": 1, "prefix": prefix, "entries": entries}
         return json_response(body, pretty=flag(request, "pretty"))
 
     async def list_prefixes(self, request: web.Request) -> web.Response:

@@ -159,6 +159,16 @@ class HandleHttpClient:
             params += [("page", str(page)), ("pageSize", str(page_size))]
         return (await self._call("GET", "/api/handles", params))[1]
 
+    async def audit(
+        self, prefix: str, *, since: str | None = None, until: str | None = None, limit: int = 0
+    ) -> dict[str, Any]:
+        """``GET /api/audit``: changes under ``prefix`` with the values before and after."""
+        params = [("prefix", prefix)]
+        params += [(name, v) for name, v in (("since", since), ("until", until)) if v]
+        if limit > 0:
+            params.append(("limit", str(limit)))
+        return (await self._call("GET", "/api/audit", params))[1]
+
     async def status(self) -> dict[str, Any]:
         return (await self._call("GET", "/api/status"))[1]
 

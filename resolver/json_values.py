@@ -136,7 +136,7 @@ def _ttl_from_json(obj: Any) -> tuple[int, int]:
     if obj is None:
         return hv.DEFAULT_TTL, hv.TTL_RELATIVE
     if isinstance(obj, str) and not is_decimal(obj.strip()):
-        return _unix_time(obj, "ttl"), hv.TTL_ABSOLUTE
+        return unix_time(obj, "ttl"), hv.TTL_ABSOLUTE
     if isinstance(obj, bool) or not isinstance(obj, int | str):
         raise InvalidValue("ttl must be seconds or an ISO-8601 time")
     ttl = int(obj)
@@ -145,8 +145,11 @@ def _ttl_from_json(obj: Any) -> tuple[int, int]:
     return ttl, hv.TTL_RELATIVE
 
 
-def _unix_time(text: str, what: str) -> int:
-    """An ISO-8601 time as unix seconds, within what the wire's unsigned int4 can carry."""
+def unix_time(text: str, what: str) -> int:
+    """An ISO-8601 time as unix seconds, within what the wire's unsigned int4 can carry.
+
+    :raises InvalidValue: naming ``what``.
+    """
     try:
         when = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as exc:
@@ -213,5 +216,5 @@ def value_from_json(
         references.append((ref["handle"], ref_index))
     timestamp = 0
     if keep_timestamp and isinstance(obj.get("timestamp"), str):
-        timestamp = _unix_time(obj["timestamp"], f"value {index} timestamp")
+        timestamp = unix_time(obj["timestamp"], f"value {index} timestamp")
     return hv.HandleValue(index, vtype, data, ttl, ttl_type, timestamp, perms, tuple(references))

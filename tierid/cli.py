@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from tierid.commands import cache, importing, keygen, nodes, prefixes, records, status
+from tierid.commands import audit, cache, importing, keygen, nodes, prefixes, records, status
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -32,6 +32,7 @@ for command in (
     records.register,
     records.delete,
     importing.import_,
+    audit.audit,
     prefixes.prefix,
     status.status,
     cache.cache,

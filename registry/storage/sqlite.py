@@ -126,6 +126,35 @@ class _Reader:
         ).fetchone()
         return None if row is None else (bytes(row[0]), row[1], int(row[2]))
 
+    def audit(
+        self, prefix_key: str, since: int, until: int, limit: int
+    ) -> list[tuple[Change, tuple[HandleValue, ...] | None]]:
+        """Changes to records under a prefix (its own handles, its prefix record, and those
+        of the prefixes below it) made from ``since`` to ``until`` (unix seconds), oldest
+        first, each with the values the record held before it (None: it did not exist, or
+        the change that made it was pruned from the log). One pass over the log: the values
+        before come from the earlier changes of the same key. Keys are compared as ranges,
+        since ``_`` in a prefix would be a wildcard to LIKE."""
+        na = "0.NA/" + prefix_key
+        rows = self.conn.execute(
+            "SELECT seq, at, op, key, handle, record, actor FROM changes "
+            "WHERE at <= ? AND op IN ('create', 'update', 'delete') AND ("
+            " (key >= ? AND key < ?) OR key = ? OR (key >= ? AND key < ?)) ORDER BY seq",
+            (until, prefix_key + ".", prefix_key + "0", na, na + ".", na + "/"),
+        )
+        last: dict[str, bytes | None] = {}
+        out: list[tuple[Change, tuple[HandleValue, ...] | None]] = []
+        for seq, at, op, key, handle, blob, actor in rows:
+            if at >= since:
+                values = None if blob is None else unpack_values(blob)
+                before = last.get(key)
+                change = Change(seq, at, op, key, handle, values, actor)
+                out.append((change, None if before is None else unpack_values(before)))
+                if len(out) >= limit:
+                    break
+            last[key] = blob
+        return out
+
     def seq_range(self) -> tuple[int, int]:
         """(oldest, newest) sequence numbers still in the change log; (0, 0) when empty."""
         row = self.conn.execute("SELECT min(seq), max(seq) FROM changes").fetchone()
