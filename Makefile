@@ -49,6 +49,7 @@ bench: install
 	$(PY) bench/dns_resolve.py --readme
 	$(PY) bench/bulk_import.py --readme
 	$(PY) bench/hdl_codec.py --readme
+	$(PY) bench/hdl_resolve.py --readme
 
 lint: install
 	$(VENV)/bin/ruff check .
