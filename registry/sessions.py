@@ -136,7 +136,7 @@ class Sessions:
         """
         session_id = secrets.token_urlsafe(18)
         nonce = secrets.token_bytes(16)
-        now = int(self.clock())
+        now = self.clock()
         expires = now + self.settings.challenge_timeout_s
 
         def run(txn: WriteTxn) -> int:
@@ -157,7 +157,7 @@ class Sessions:
         """
         session_id = str(fields.get("sessionId", ""))
         waiting = await self.store.read(lambda txn: txn.get_session(session_id))
-        now = int(self.clock())
+        now = self.clock()
         if waiting is None or waiting[1] is not None or waiting[2] < now:
             raise AuthenticationTimeout("no challenge waits for this session's answer")
         who = Identity.from_text(str(fields.get("id", "")))
@@ -186,13 +186,13 @@ class Sessions:
         :raises AuthenticationFailed: unknown, expired, or not proven yet.
         """
         found = await self.store.read(lambda txn: txn.get_session(session_id))
-        if found is None or found[1] is None or found[2] < int(self.clock()):
+        if found is None or found[1] is None or found[2] < self.clock():
             raise AuthenticationFailed("unknown or expired session; log in again")
         return Identity.from_text(found[1])
 
     async def status(self, session_id: str) -> dict[str, object]:
         found = await self.store.read(lambda txn: txn.get_session(session_id))
-        if found is None or found[2] < int(self.clock()):
+        if found is None or found[2] < self.clock():
             raise AuthenticationFailed("unknown or expired session")
         body: dict[str, object] = {
             "sessionId": session_id,

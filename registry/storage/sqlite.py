@@ -54,7 +54,7 @@ CREATE TABLE IF NOT EXISTS sessions (
     id       TEXT PRIMARY KEY,     -- what the client quotes (Authorization: Handle sessionId)
     nonce    BLOB NOT NULL,        -- the challenge it signs
     identity TEXT,                 -- index:handle once proven; NULL while the challenge waits
-    expires  INTEGER NOT NULL      -- unix seconds
+    expires  REAL NOT NULL         -- unix seconds
 ) WITHOUT ROWID;
 """
 
@@ -120,11 +120,11 @@ class _Reader:
         row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
 
-    def get_session(self, session_id: str) -> tuple[bytes, str | None, int] | None:
+    def get_session(self, session_id: str) -> tuple[bytes, str | None, float] | None:
         row = self.conn.execute(
             "SELECT nonce, identity, expires FROM sessions WHERE id = ?", (session_id,)
         ).fetchone()
-        return None if row is None else (bytes(row[0]), row[1], int(row[2]))
+        return None if row is None else (bytes(row[0]), row[1], float(row[2]))
 
     def audit(
         self, prefix_key: str, since: int, until: int, limit: int
@@ -223,7 +223,7 @@ class _Writer(_Reader):
             (key, value),
         )
 
-    def open_session(self, session_id: str, nonce: bytes, expires: int, now: int) -> int:
+    def open_session(self, session_id: str, nonce: bytes, expires: float, now: float) -> int:
         """Add a session waiting for its challenge's answer (expired ones are pruned
         first). :returns: how many sessions are waiting now."""
         self.conn.execute("DELETE FROM sessions WHERE expires < ?", (now,))
@@ -234,7 +234,7 @@ class _Writer(_Reader):
         row = self.conn.execute("SELECT count(*) FROM sessions WHERE identity IS NULL")
         return int(row.fetchone()[0])
 
-    def prove_session(self, session_id: str, identity: str, expires: int, now: int) -> bool:
+    def prove_session(self, session_id: str, identity: str, expires: float, now: float) -> bool:
         """Mark a waiting, unexpired session as proven; False if it was not waiting."""
         cursor = self.conn.execute(
             "UPDATE sessions SET identity = ?, expires = ? "
