@@ -53,6 +53,9 @@ from resolver.message import Answer, Credentials, Identity, Query
 from resolver.typed_data import AdminPerm as P
 from resolver.values import ADMIN_READ, HS_ADMIN, HandleValue, select
 
+#: how old the in-memory copy of the homed prefixes may be (see :meth:`Authority.may_know`)
+HOMED_REFRESH_S = 1.0
+
 
 @dataclass(frozen=True, slots=True)
 class RecordLimits:
@@ -108,6 +111,8 @@ class Authority:
         """``read_only`` (a mirror) is the reason every write is refused with RC 7;
         ``notify`` is told the keys of every committed change (cache invalidation)."""
         self.notify = notify
+        self._homed: frozenset[str] = frozenset()
+        self._homed_read_at = float("-inf")
         self.store = store
         self.authorizer = authorizer
         self.limits = limits
@@ -224,6 +229,27 @@ class Authority:
             return Answer(query.handle, chosen)
 
         return await self.store.read(run)
+
+    async def may_know(self, handle: str) -> bool:
+        """Whether the store can say anything about ``handle``: its prefix (for a prefix
+        record, the prefix it names) or an ancestor is homed here. A resolver asks this
+        before going to the store, so lookups a node cannot answer cost no store read. The
+        homed set is read again at most once a second (another worker process may have
+        homed a prefix), and at once after a home or unhome here.
+
+        :raises InvalidHandle:
+        """
+        prefix, suffix = parse(handle)
+        if time.monotonic() - self._homed_read_at >= HOMED_REFRESH_S:
+            homed = await self.homed()
+            self._homed = frozenset(normalise(p) for p in homed)
+            self._homed_read_at = time.monotonic()
+        candidate: str | None = normalise(suffix if is_prefix_record(prefix) else prefix)
+        while candidate is not None:
+            if candidate in self._homed:
+                return True
+            candidate = parent_prefix(candidate)
+        return False
 
     async def list_handles(
         self, prefix: str, identity: Identity | None, page: int, page_size: int
@@ -520,6 +546,7 @@ class Authority:
                     txn.home(normalise(prefix), prefix)
 
         await self.store.write(run, actor="config")
+        self._homed_read_at = float("-inf")
 
     async def home(self, prefix: str, identity: Identity | None) -> None:
         """Home a prefix here (server admins only, as HOME_NA on Handle.Net)."""
@@ -527,6 +554,7 @@ class Authority:
         parse(f"{prefix}/x")
         self._require_server_admin(identity, prefix)
         await self.store.write(lambda txn: txn.home(normalise(prefix), prefix), actor=str(identity))
+        self._homed_read_at = float("-inf")
 
     async def unhome(self, prefix: str, identity: Identity | None) -> None:
         self._writable()
@@ -539,6 +567,7 @@ class Authority:
             txn.unhome(normalise(prefix))
 
         await self.store.write(run, actor=str(identity))
+        self._homed_read_at = float("-inf")
 
     def _require_server_admin(self, identity: Identity | None, prefix: str) -> None:
         if identity is None:

@@ -244,9 +244,11 @@ def _router(
     authority: Authority, remote: Callable[[Query], Awaitable[Answer]]
 ) -> Callable[[Query], Awaitable[Answer]]:
     """Local prefixes from the authority; everything else (or a referral) through ``remote``
-    (the cache in front of the walk)."""
+    (the cache in front of the walk). Handles under no prefix homed here skip the store."""
 
     async def resolve(query: Query) -> Answer:
+        if not await authority.may_know(query.handle):
+            return await remote(query)
         try:
             answer = await authority.resolve(query)
         except NotResponsible:
