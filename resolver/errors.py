@@ -100,6 +100,16 @@ class ServerTooBusy(TieridError):
     rc = RC.SERVER_TOO_BUSY
 
 
+class RateLimited(ServerTooBusy):
+    """Too many requests from this address; slow down."""
+
+    status_override = 429
+
+    def __init__(self, retry_after: float, *, handle: str | None = None) -> None:
+        super().__init__(f"too many requests from this address; retry in {retry_after:.1f} s")
+        self.retry_after = retry_after
+
+
 class OperationNotSupported(TieridError):
     """Operation not supported by this node."""
 

@@ -36,6 +36,7 @@ from resolver.faces.http_common import (
     AUTHENTICATE,
     COUNTERS,
     INSECURE_AUTH,
+    RATE_LIMIT,
     Counters,
     edge_middleware,
 )
@@ -45,6 +46,7 @@ from resolver.faces.native_responder import Responder
 from resolver.faces.scan import ScanRoutes
 from resolver.gs1.bindings import Gs1Resolver
 from resolver.message import Answer, Identity, Query
+from resolver.ratelimit import RateLimiter
 from resolver.redis_cache import RedisCache
 from resolver.upstream import Upstream
 from resolver.walker import Walker
@@ -158,6 +160,9 @@ def make_app(config: Config) -> web.Application:
     else:
         _managed(app, partial(authority.home_configured, config.node.prefixes), _nothing)
     app[AUTHORITY] = authority
+    limiter = RateLimiter.from_settings(config.ratelimit)
+    if limiter is not None:
+        app[RATE_LIMIT] = limiter
     app[AUTHENTICATE] = authority.authenticate
     app[INSECURE_AUTH] = config.http.allow_insecure_auth
 
@@ -172,11 +177,19 @@ def make_app(config: Config) -> web.Application:
         DigitalLinkRoutes(gs1, config.http.public_url, config.node.name).add_to(app)
     face = None
     if config.dns.enabled:
-        face = DnsFace(lookups.resolve, config.dns, gs1=gs1, reuse_port=config.http.workers > 1)
+        face = DnsFace(
+            lookups.resolve,
+            config.dns,
+            gs1=gs1,
+            reuse_port=config.http.workers > 1,
+            limiter=limiter,
+        )
         if lookups.cache is not None:
             lookups.cache.drop_listeners.append(face.drop)
         _managed(app, face.open, face.close)
-    native = _native_face(app, config, authority, lookups.resolve, is_mirror=mirror is not None)
+    native = _native_face(
+        app, config, authority, lookups.resolve, is_mirror=mirror is not None, limiter=limiter
+    )
     if native is not None and lookups.cache is not None:
         lookups.cache.drop_listeners.append(native.responder.hot.drop)
     roles = ["mirror" if mirror else "authority"] + (["resolver"] if lookups.walker else [])
@@ -195,7 +208,9 @@ def make_app(config: Config) -> web.Application:
     AdminRoutes(authority).add_to(app)
     SessionRoutes(Sessions(store, authority, config.sessions)).add_to(app)
     routes.add_proxy_to(app)
-    Metrics(counters, authority, lookups.walker, lookups.cache, shared, face, native).add_to(app)
+    Metrics(
+        counters, authority, lookups.walker, lookups.cache, shared, face, native, limiter
+    ).add_to(app)
     if lookups.cache is not None:
         token_file = config.node.operator_token_file
         token = config.path(token_file).read_bytes().strip() if token_file else None
@@ -210,6 +225,7 @@ def _native_face(
     resolve: Callable[[Query], Awaitable[Answer]],
     *,
     is_mirror: bool,
+    limiter: RateLimiter | None,
 ) -> NativeFace | None:
     """The Handle binary face, if enabled: lookups through the pipeline, writes and
     listings through the authority, identities proven by challenge-response."""
@@ -231,7 +247,7 @@ def _native_face(
         challenge_timeout=settings.challenge_timeout_s,
         hot_answers=settings.hot_answers,
     )
-    face = NativeFace(responder, settings, reuse_port=config.http.workers > 1)
+    face = NativeFace(responder, settings, reuse_port=config.http.workers > 1, limiter=limiter)
     _managed(app, face.open, face.close)
     return face
 

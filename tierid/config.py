@@ -22,6 +22,7 @@ from registry.sessions import SessionSettings
 from resolver.caching import CacheSettings
 from resolver.faces.dns import DnsSettings
 from resolver.faces.native import NativeSettings
+from resolver.ratelimit import RateLimitSettings
 from resolver.sites import PROTOCOLS
 from resolver.walker import WalkSettings
 
@@ -71,6 +72,7 @@ class Config:
     dns: DnsSettings = field(default_factory=DnsSettings)
     handle: NativeSettings = field(default_factory=NativeSettings)
     sessions: SessionSettings = field(default_factory=SessionSettings)
+    ratelimit: RateLimitSettings = field(default_factory=RateLimitSettings)
     #: folder that relative paths are resolved against
     base_dir: Path = Path(".")
 
@@ -100,6 +102,7 @@ _SECTIONS = {
     "dns": DnsSettings,
     "handle": NativeSettings,
     "sessions": SessionSettings,
+    "ratelimit": RateLimitSettings,
 }
 
 
@@ -149,6 +152,11 @@ def from_mapping(raw: dict[str, Any], base_dir: Path) -> Config:
         _check_address(config.handle.site_address or config.handle.host, "handle")
         if not 0 < config.handle.port < 65536:
             raise ConfigError("handle.port must be from 1 to 65535")
+    for network in config.ratelimit.exempt:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError as exc:
+            raise ConfigError(f"ratelimit.exempt: {network!r} is not a network") from exc
     if bool(config.http.tls_cert) != bool(config.http.tls_key):
         raise ConfigError("http.tls_cert and http.tls_key must be set together")
     return config

@@ -11,6 +11,7 @@ from resolver.caching import CachingResolver
 from resolver.faces.dns import DnsFace
 from resolver.faces.http_common import Counters
 from resolver.faces.native import NativeFace
+from resolver.ratelimit import RateLimiter
 from resolver.redis_cache import RedisCache
 from resolver.walker import Walker
 
@@ -51,9 +52,11 @@ class Metrics:
         shared: RedisCache | None,
         dns: DnsFace | None = None,
         native: NativeFace | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self.dns = dns
         self.native = native
+        self.limiter = limiter
         self.shared = shared
         self.counters = counters
         self.authority = authority
@@ -192,6 +195,13 @@ class Metrics:
             counts = self.dns.counters()
             for field, help_ in _DNS_COUNTERS.items():
                 metric(f"tierid_dns_{field}_total", "counter", help_, [("", counts[field])])
+        if self.limiter is not None:
+            metric(
+                "tierid_rate_limited_total",
+                "counter",
+                "Requests held back because their address was over its rate limit (every face).",
+                [("", self.limiter.stats.limited)],
+            )
         if self.native is not None:
             counts = self.native.counters()
             for field, help_ in _HANDLE_COUNTERS.items():

@@ -56,6 +56,7 @@ from resolver.gs1.bindings import Gs1Resolver
 from resolver.gs1.keys import Gs1Key
 from resolver.handle import normalise
 from resolver.message import Answer, Query
+from resolver.ratelimit import RateLimiter
 from resolver.values import lifetime
 
 log = logging.getLogger("tierid.dns")
@@ -152,7 +153,7 @@ class Responder:
             return None
         except Exception:  # every way dnspython can reject a packet
             self.stats.malformed += 1
-            return _formerr(wire)
+            return _bare_reply(wire, dns.rcode.FORMERR)
         if query.flags & dns.flags.QR:
             return None
         response = dns.message.make_response(
@@ -276,10 +277,12 @@ def _header_only(wire: bytes, rcode: int) -> bytes:
     return wire[:2] + bytes((flags, rcode & 0x0F)) + bytes(8)
 
 
-def _formerr(wire: bytes) -> bytes | None:
+def _bare_reply(wire: bytes, rcode: int) -> bytes | None:
+    """A header-only reply (FORMERR for a malformed query, REFUSED for a client over its
+    rate limit), or None when ``wire`` is not even a query's header."""
     if len(wire) < _HEADER or wire[2] & 0x80:
         return None
-    return _header_only(wire, dns.rcode.FORMERR)
+    return _header_only(wire, rcode)
 
 
 class _UdpProtocol(asyncio.DatagramProtocol):
@@ -287,12 +290,15 @@ class _UdpProtocol(asyncio.DatagramProtocol):
         self.face = face
         self.transport: asyncio.DatagramTransport | None = None
         self.hot_answer = face.responder.hot.answer  # counts its own hits
+        self.limiter = face.limiter
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         self.sendto = self.transport.sendto
 
     def datagram_received(self, data: bytes, addr: tuple) -> None:
+        if self.limiter is not None and self.limiter.wait(addr[0]):
+            return  # over the limit: dropped, as answering a flood would amplify it
         out = self.hot_answer(data)
         if out is not None:
             self.sendto(out, addr)
@@ -326,6 +332,11 @@ class _TcpProtocol(IdleClosingProtocol):
             if len(self.buffer) < 2 + size:
                 break
             message, self.buffer = self.buffer[2 : 2 + size], self.buffer[2 + size :]
+            if self._over_limit():
+                refused = _bare_reply(message, dns.rcode.REFUSED)
+                if refused is not None:
+                    self._send(refused)
+                continue
             out = self.face.responder.hot.answer(message, tcp=True)
             if out is not None:
                 self._send(out)
@@ -334,6 +345,12 @@ class _TcpProtocol(IdleClosingProtocol):
                 if self.pending >= _TCP_MAX_PENDING and self.transport is not None:
                     self.transport.pause_reading()
                 self.face.spawn(self._full(message), bounded=False)
+
+    def _over_limit(self) -> bool:
+        limiter = self.face.limiter
+        if limiter is None or self.transport is None:
+            return False
+        return bool(limiter.wait(self.transport.get_extra_info("peername")[0]))
 
     async def _full(self, message: bytes) -> None:
         try:
@@ -362,7 +379,11 @@ class DnsFace:
         *,
         gs1: Gs1Resolver,
         reuse_port: bool = False,
+        limiter: RateLimiter | None = None,
     ) -> None:
+        """``limiter`` holds back clients over their rate: UDP queries are dropped, TCP
+        ones answered REFUSED."""
+        self.limiter = limiter
         self.settings = settings
         self.stats = DnsStats()
         self.responder = Responder(resolve, settings, self.stats, gs1)

@@ -12,6 +12,7 @@ import base64
 import binascii
 import json
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from resolver.errors import (
     BodyTooLarge,
     InvalidHandle,
     ProtocolError,
+    RateLimited,
     TieridError,
     UnsupportedMediaType,
     to_json,
@@ -33,6 +35,7 @@ from resolver.errors import (
 from resolver.handle import strip_scheme
 from resolver.message import Credentials, Identity
 from resolver.numbers import is_decimal
+from resolver.ratelimit import RateLimiter
 
 log = logging.getLogger("tierid.http")
 
@@ -45,6 +48,8 @@ SessionLogin = Callable[[str], Awaitable[Identity]]
 AUTHENTICATE = web.AppKey("authenticate", object)
 #: app key holding the node's session login (``SessionLogin``)
 SESSION_LOGIN = web.AppKey("session_login", object)
+#: app key holding the node's per-address rate limiter (absent: no limits)
+RATE_LIMIT = web.AppKey("rate_limit", RateLimiter)
 #: app key: whether credentials may be sent over plain HTTP (loopback demos only)
 INSECURE_AUTH = web.AppKey("insecure_auth", bool)
 
@@ -179,6 +184,8 @@ def error_response(err: TieridError, request: web.Request) -> web.Response:
     resp = json_response(to_json(err), err.http_status)
     if err.http_status == 401:
         resp.headers["WWW-Authenticate"] = 'Basic realm="tierid"'
+    if isinstance(err, RateLimited):
+        resp.headers["Retry-After"] = str(max(1, math.ceil(err.retry_after)))
     return resp
 
 
@@ -199,10 +206,16 @@ async def edge_middleware(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
     """The one middleware every request, cache hits included, passes through: it counts
-    requests, adds CORS to API answers as Handle.Net does (any origin, no credentials:
-    browsers authenticate with headers), and is the only place HTTP errors are made (typed
-    errors to Handle JSON, anything else to a 500 without details)."""
+    requests, holds back clients over their rate limit (429), adds CORS to API answers as
+    Handle.Net does (any origin, no credentials: browsers authenticate with headers), and is
+    the only place HTTP errors are made (typed errors to Handle JSON, anything else to a 500
+    without details)."""
     request.app[COUNTERS].requests += 1
+    limiter = request.app.get(RATE_LIMIT)
+    if limiter is not None:
+        wait = limiter.wait(request.remote or "")
+        if wait:
+            return error_response(RateLimited(wait), request)
     response = await _handle_errors(request, handler)
     if request.raw_path.startswith("/api/"):
         response.headers.setdefault("Access-Control-Allow-Origin", "*")

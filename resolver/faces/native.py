@@ -24,11 +24,12 @@ import socket
 import time
 from dataclasses import dataclass
 
-from resolver.errors import ProtocolError
+from resolver.errors import ProtocolError, RateLimited
 from resolver.faces.native_responder import Responder
 from resolver.faces.sockets import FaceTasks, IdleClosingProtocol
 from resolver.hdl_codec import UdpReassembler, decode_envelope, split_udp
 from resolver.hdl_types import ENVELOPE_SIZE, HEADER_SIZE, OpFlag
+from resolver.ratelimit import RateLimiter
 
 log = logging.getLogger("tierid.handle")
 
@@ -57,12 +58,15 @@ class _UdpProtocol(asyncio.DatagramProtocol):
         self.transport: asyncio.DatagramTransport | None = None
         self.reassembler = UdpReassembler()
         self.hot_answer = face.responder.hot.answer  # counts its own hits
+        self.limiter = face.limiter
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         self.sendto = self.transport.sendto
 
     def datagram_received(self, data: bytes, addr: tuple) -> None:
+        if self.limiter is not None and self.limiter.wait(addr[0]):
+            return  # over the limit: dropped, as answering a flood would amplify it
         out = self.hot_answer(data)
         if out is not None:
             self.sendto(out, addr)
@@ -71,7 +75,7 @@ class _UdpProtocol(asyncio.DatagramProtocol):
             whole = self.reassembler.add(data, addr, time.monotonic())
         except ProtocolError as err:
             self.face.responder.stats.malformed += 1
-            self._send(self.face.responder.unreadable(data, err), addr)
+            self._send(self.face.responder.refuse(data, err), addr)
             return
         if whole is not None:
             self.face.tasks.spawn(self._full(whole, addr))
@@ -122,7 +126,7 @@ class _TcpProtocol(IdleClosingProtocol):
                 _, length = decode_envelope(bytes(self.buffer[:ENVELOPE_SIZE]))
             except ProtocolError as err:  # no way to find the next message: answer, hang up
                 self.face.responder.stats.malformed += 1
-                self._write(self.face.responder.unreadable(bytes(self.buffer), err))
+                self._write(self.face.responder.refuse(bytes(self.buffer), err))
                 self.close()
                 return
             end = ENVELOPE_SIZE + length
@@ -139,8 +143,7 @@ class _TcpProtocol(IdleClosingProtocol):
             if self.transport is not None and self.queue.qsize() < _TCP_QUEUE:
                 self.transport.resume_reading()
             try:
-                hot = self.face.responder.hot.answer(raw, udp=False)
-                out = [hot] if hot is not None else await self.face.responder.respond(raw, tcp=True)
+                out = await self._answer(raw)
             except Exception:
                 log.exception("Handle request over TCP failed")
                 self.close()
@@ -152,6 +155,15 @@ class _TcpProtocol(IdleClosingProtocol):
                 self.close()
                 return
 
+    async def _answer(self, raw: bytes) -> list[bytes]:
+        limiter, responder = self.face.limiter, self.face.responder
+        if limiter is not None and self.transport is not None:
+            wait = limiter.wait(self.transport.get_extra_info("peername")[0])
+            if wait:
+                return responder.refuse(raw, RateLimited(wait))
+        hot = responder.hot.answer(raw, udp=False)
+        return [hot] if hot is not None else await responder.respond(raw, tcp=True)
+
     def _write(self, messages: list[bytes]) -> None:
         if self.transport is not None and not self.transport.is_closing():
             self.transport.write(b"".join(messages))
@@ -161,9 +173,17 @@ class NativeFace:
     """The UDP and TCP listeners; open and close them with the app."""
 
     def __init__(
-        self, responder: Responder, settings: NativeSettings, *, reuse_port: bool = False
+        self,
+        responder: Responder,
+        settings: NativeSettings,
+        *,
+        reuse_port: bool = False,
+        limiter: RateLimiter | None = None,
     ) -> None:
+        """``limiter`` holds back clients over their rate: UDP requests are dropped, TCP
+        ones answered RC 3."""
         self.responder = responder
+        self.limiter = limiter
         self.settings = settings
         self.reuse_port = reuse_port
         self.tasks = FaceTasks(settings.max_pending, log, "Handle request")

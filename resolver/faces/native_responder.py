@@ -192,7 +192,7 @@ class Responder:
             request = decode_message(raw)
         except ProtocolError as err:
             self.stats.malformed += 1
-            return self.unreadable(raw, err)
+            return self.refuse(raw, err)
         if request.header.rc != 0:
             self.stats.malformed += 1  # a response sent to a server: nothing to answer
             return []
@@ -352,16 +352,18 @@ class Responder:
     def _encode(message: Message) -> bytes:
         return encode_message(message)
 
-    def unreadable(self, raw: bytes, err: ProtocolError) -> list[bytes]:
-        """RC 4 for bytes that start like a message (major version 2, or the 5 of very old
-        clients), with their ids and opcode; nothing for anything else."""
+    def refuse(self, raw: bytes, err: TieridError) -> list[bytes]:
+        """An error answer read off the envelope and header alone (RC 4 for a message that
+        does not decode, RC 3 for a client over its rate limit), with the request's ids and
+        opcode, for bytes that start like a message (major version 2, or the 5 of very old
+        clients); nothing for anything else."""
         if len(raw) < ENVELOPE_SIZE or raw[0] not in (2, 5):
             return []
         envelope = Envelope(raw[0], raw[1], raw[2] & 0x03, raw[3])
         opcode = int.from_bytes(raw[ENVELOPE_SIZE : ENVELOPE_SIZE + 4], "big")
         reply = Message(
             _with_ids(envelope.reply(), *_IDS.unpack_from(raw, 4)),
-            Header(opcode if len(raw) >= ENVELOPE_SIZE + 4 else 0, RC.PROTOCOL_ERROR),
+            Header(opcode if len(raw) >= ENVELOPE_SIZE + 4 else 0, err.rc),
             ErrorBody(err.message),
         )
         return [encode_message(reply)]
