@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from registry.auth import verify_challenge, verify_secret
 from registry.batch import (
@@ -32,6 +33,7 @@ from registry.batch import (
     same_values,
 )
 from registry.permissions import Authorizer, governing_handle
+from registry.quotas import Quotas
 from registry.referrals import route
 from registry.storage.base import Change, ReadTxn, Store, StoredRecord, WriteTxn
 from resolver.codes import ResponseCode
@@ -53,6 +55,7 @@ from resolver.message import Answer, Credentials, Identity, Query
 from resolver.typed_data import AdminPerm as P
 from resolver.values import ADMIN_READ, HS_ADMIN, HandleValue, select
 
+_T = TypeVar("_T")
 #: how old the in-memory copy of the homed prefixes may be (see :meth:`Authority.may_know`)
 HOMED_REFRESH_S = 1.0
 
@@ -107,9 +110,12 @@ class Authority:
         clock: Callable[[], float] = time.time,
         read_only: str | None = None,
         notify: Callable[[list[str]], Awaitable[None]] | None = None,
+        quotas: Quotas | None = None,
     ) -> None:
         """``read_only`` (a mirror) is the reason every write is refused with RC 7;
-        ``notify`` is told the keys of every committed change (cache invalidation)."""
+        ``notify`` is told the keys of every committed change (cache invalidation);
+        ``quotas`` charges each write to its principal inside the write's transaction."""
+        self.quotas = quotas
         self.notify = notify
         self._homed: frozenset[str] = frozenset()
         self._homed_read_at = float("-inf")
@@ -127,6 +133,22 @@ class Authority:
     def _writable(self) -> None:
         if self.read_only:
             raise ServerReadOnly(self.read_only)
+
+    def _metered(
+        self, identity: Identity | None, handle: str, run: Callable[[WriteTxn], _T]
+    ) -> Callable[[WriteTxn], _T]:
+        """``run``, then the write's charge to its principal's quotas (which may refuse it,
+        rolling the whole transaction back)."""
+        quotas = self.quotas
+        if quotas is None:
+            return run
+
+        def metered(txn: WriteTxn) -> _T:
+            result = run(txn)
+            quotas.charge(txn, identity, handle)
+            return result
+
+        return metered
 
     # --- shared checks ---------------------------------------------------------------------
 
@@ -396,6 +418,7 @@ class Authority:
             apply(txn, [planned])
             return WriteResult(target, planned.outcome is Outcome.CREATED)
 
+        run = self._metered(identity, handle, run)
         return await self._committed(await self.store.write(run, actor=_actor(identity)))
 
     async def batch(
@@ -408,10 +431,12 @@ class Authority:
         :raises BatchRejected: when ``atomic`` and an item was rejected (nothing committed).
         """
         self._writable()
-        results = await self.store.write(
+        run = self._metered(
+            identity,
+            items[0].handle if items else "0.NA/0.NA",
             lambda txn: run_batch(self, txn, items, identity, atomic=atomic),
-            actor=_actor(identity),
         )
+        results = await self.store.write(run, actor=_actor(identity))
         if self.notify is not None:
             await self.notify(changed_keys(results))
         if atomic and any(r.error for r in results):
@@ -471,6 +496,7 @@ class Authority:
             txn.put(key, record, normalise(prefix), created=False)
             return WriteResult(existing.handle, fresh)
 
+        run = self._metered(identity, handle, run)
         return await self._committed(await self.store.write(run, actor=_actor(identity)))
 
     async def put_values(
@@ -533,6 +559,7 @@ class Authority:
             apply(txn, [planned])
             return WriteResult(planned.handle, False)
 
+        run = self._metered(identity, handle, run)
         return await self._committed(await self.store.write(run, actor=_actor(identity)))
 
     async def home_configured(self, prefixes: Sequence[str]) -> None:

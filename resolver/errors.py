@@ -100,6 +100,24 @@ class ServerTooBusy(TieridError):
     rc = RC.SERVER_TOO_BUSY
 
 
+class RequestLimitDaily(TieridError):
+    """Daily request limit reached."""
+
+    rc = RC.REQUEST_LIMIT_DAILY
+
+
+class RegistrationLimit(TieridError):
+    """Daily registration limit reached."""
+
+    rc = RC.REGISTER_COUNT_LIMIT
+
+
+class PrefixLimit(TieridError):
+    """Prefix limit reached."""
+
+    rc = RC.PREFIX_LIMIT
+
+
 class RateLimited(ServerTooBusy):
     """Too many requests from this address; slow down."""
 

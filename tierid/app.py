@@ -22,6 +22,7 @@ from registry.bootstrap import http_site
 from registry.http_api import AdminRoutes
 from registry.mirror import Mirror
 from registry.permissions import Authorizer
+from registry.quotas import Quotas
 from registry.replication import ReplicationRoutes
 from registry.session_routes import SessionRoutes
 from registry.sessions import Sessions
@@ -145,12 +146,14 @@ def make_app(config: Config) -> web.Application:
     authorizer = Authorizer(Identity.from_text(a) for a in config.node.server_admins)
     mirror_of = config.mirror.primary
     read_only = f"this node is a mirror of {mirror_of}; send writes there" if mirror_of else None
+    quotas = Quotas(config.quotas, authorizer)
     authority = Authority(
         store,
         authorizer,
         config.limits,
         read_only=read_only,
         notify=shared.invalidate if shared is not None else None,
+        quotas=quotas if quotas.active else None,
     )
     mirror = None
     if mirror_of:

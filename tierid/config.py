@@ -18,8 +18,10 @@ import dns.name
 
 from registry.authority import RecordLimits
 from registry.mirror import MirrorSettings
+from registry.quotas import QuotaSettings, parse_override
 from registry.sessions import SessionSettings
 from resolver.caching import CacheSettings
+from resolver.errors import TieridError
 from resolver.faces.dns import DnsSettings
 from resolver.faces.native import NativeSettings
 from resolver.ratelimit import RateLimitSettings
@@ -73,6 +75,7 @@ class Config:
     handle: NativeSettings = field(default_factory=NativeSettings)
     sessions: SessionSettings = field(default_factory=SessionSettings)
     ratelimit: RateLimitSettings = field(default_factory=RateLimitSettings)
+    quotas: QuotaSettings = field(default_factory=QuotaSettings)
     #: folder that relative paths are resolved against
     base_dir: Path = Path(".")
 
@@ -103,6 +106,7 @@ _SECTIONS = {
     "handle": NativeSettings,
     "sessions": SessionSettings,
     "ratelimit": RateLimitSettings,
+    "quotas": QuotaSettings,
 }
 
 
@@ -157,6 +161,11 @@ def from_mapping(raw: dict[str, Any], base_dir: Path) -> Config:
             ipaddress.ip_network(network, strict=False)
         except ValueError as exc:
             raise ConfigError(f"ratelimit.exempt: {network!r} is not a network") from exc
+    for text in config.quotas.overrides:
+        try:
+            parse_override(text)
+        except (ValueError, TieridError) as exc:
+            raise ConfigError(f"quotas.overrides: {exc}") from exc
     if bool(config.http.tls_cert) != bool(config.http.tls_key):
         raise ConfigError("http.tls_cert and http.tls_key must be set together")
     return config

@@ -74,6 +74,10 @@ class ReadTxn(Protocol):
 
 
 class WriteTxn(ReadTxn, Protocol):
+    #: records created in this transaction so far, and how many of them are prefix records
+    created: int
+    created_prefixes: int
+
     def put(self, key: str, record: StoredRecord, prefix_key: str, *, created: bool) -> None: ...
 
     def put_many(self, rows: Sequence[tuple[str, StoredRecord, str, bool]]) -> None:
@@ -86,6 +90,8 @@ class WriteTxn(ReadTxn, Protocol):
     def unhome(self, prefix_key: str) -> None: ...
 
     def set_meta(self, key: str, value: str) -> None: ...
+
+    def use_quota(self, principal: str, day: str, kind: str, amount: int) -> int: ...
 
     def open_session(self, session_id: str, nonce: bytes, expires: float, now: float) -> int: ...
 

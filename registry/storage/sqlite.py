@@ -50,6 +50,13 @@ CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS quota_usage (
+    principal TEXT NOT NULL,       -- index:handle
+    day       TEXT NOT NULL,       -- UTC date, YYYY-MM-DD
+    kind      TEXT NOT NULL,       -- requests | registrations | prefixes
+    used      INTEGER NOT NULL,
+    PRIMARY KEY (principal, day, kind)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS sessions (
     id       TEXT PRIMARY KEY,     -- what the client quotes (Authorization: Handle sessionId)
     nonce    BLOB NOT NULL,        -- the challenge it signs
@@ -174,6 +181,9 @@ class _Writer(_Reader):
         super().__init__(conn)
         self.actor = actor
         self.now = int(time.time())
+        #: records created in this transaction, and how many of them are prefix records
+        self.created = 0
+        self.created_prefixes = 0
 
     def _log(self, op: str, key: str, handle: str, blob: bytes | None) -> None:
         self.conn.execute(
@@ -191,6 +201,9 @@ class _Writer(_Reader):
             blob = pack_values(record.values)
             handles.append((key, record.handle, prefix_key, blob))
             op = "create" if created else "update"
+            if created:
+                self.created += 1
+                self.created_prefixes += key.startswith("0.NA/")
             log.append((self.now, op, key, record.handle, blob, self.actor))
         self.conn.executemany(
             "INSERT INTO handles (key, handle, prefix_key, record) VALUES (?, ?, ?, ?) "
@@ -222,6 +235,18 @@ class _Writer(_Reader):
             "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             (key, value),
         )
+
+    def use_quota(self, principal: str, day: str, kind: str, amount: int) -> int:
+        """Count ``amount`` more of ``kind`` for a principal on a day (earlier days are
+        forgotten). :returns: the day's total so far."""
+        self.conn.execute("DELETE FROM quota_usage WHERE day < ?", (day,))
+        row = self.conn.execute(
+            "INSERT INTO quota_usage (principal, day, kind, used) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(principal, day, kind) DO UPDATE SET used = used + excluded.used "
+            "RETURNING used",
+            (principal, day, kind, amount),
+        ).fetchone()
+        return int(row[0])
 
     def open_session(self, session_id: str, nonce: bytes, expires: float, now: float) -> int:
         """Add a session waiting for its challenge's answer (expired ones are pruned
