@@ -36,6 +36,7 @@ from registry.permissions import Authorizer, governing_handle
 from registry.quotas import Quotas
 from registry.referrals import route
 from registry.storage.base import Change, ReadTxn, Store, StoredRecord, WriteTxn
+from registry.templates import TemplateChecks
 from resolver.codes import ResponseCode
 from resolver.errors import (
     AuthenticationNeeded,
@@ -116,6 +117,7 @@ class Authority:
         ``notify`` is told the keys of every committed change (cache invalidation);
         ``quotas`` charges each write to its principal inside the write's transaction."""
         self.quotas = quotas
+        self.templates = TemplateChecks()
         self.notify = notify
         self._homed: frozenset[str] = frozenset()
         self._homed_read_at = float("-inf")
@@ -355,6 +357,7 @@ class Authority:
         prefix, _ = self._responsible(txn, handle)
         key, prefix_key = normalise(handle), normalise(prefix)
         existing = txn.get(key)
+        self.templates.check(txn, values, existing)
         add = P.ADD_NA if is_prefix_record(prefix) else P.ADD_HANDLE
         if existing is None:
             if op == "update":
@@ -492,6 +495,7 @@ class Authority:
             if existing is None:
                 raise HandleNotFound(handle=handle)
             values, fresh = change(txn, existing)
+            self.templates.check(txn, values, existing)
             record = StoredRecord(existing.handle, tuple(values))
             txn.put(key, record, normalise(prefix), created=False)
             return WriteResult(existing.handle, fresh)

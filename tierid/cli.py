@@ -8,7 +8,17 @@ from __future__ import annotations
 
 import click
 
-from tierid.commands import audit, cache, importing, keygen, nodes, prefixes, records, status
+from tierid.commands import (
+    audit,
+    cache,
+    importing,
+    keygen,
+    nodes,
+    prefixes,
+    records,
+    status,
+    templates,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -33,6 +43,7 @@ for command in (
     records.delete,
     importing.import_,
     audit.audit,
+    templates.template,
     prefixes.prefix,
     status.status,
     cache.cache,

@@ -34,10 +34,11 @@ from registry.batch import BatchItem, ItemResult, Op, Outcome, changed_keys, run
 from registry.batch import counts as tally
 from registry.permissions import Authorizer
 from registry.storage.base import Store, WriteTxn
-from resolver.errors import error_for
+from resolver.errors import InvalidHandle, error_for
 from resolver.http_client import HandleHttpClient
 from resolver.json_values import value_to_json
 from resolver.message import Identity
+from resolver.templates import REF_INDEX, reference_values
 from tierid.rows import Row, batches
 
 RESULT_COLUMNS = ("line", "handle", "result", "code", "reason")
@@ -207,7 +208,11 @@ class Import:
         *,
         batch_size: int,
         max_data_bytes: int,
+        template: tuple[str, str] | None = None,
     ) -> None:
+        """``template`` (name, version) registers every row against that template of its
+        prefix (values 1000 and 1001), unless the row names one itself."""
+        self.template = template
         self.path = path
         self.fmt = fmt
         self.op = op
@@ -250,9 +255,20 @@ class Import:
         """One batch after another: reading the next one while a store writes gains nothing
         measurable (both are Python work under one GIL)."""
         for batch in read:
-            items = [r.item for r in batch]
+            items = [self._with_template(r.item) for r in batch]
             write = sink.write(self.key, items, partial(self._record, batch))
             await self._settle(asyncio.ensure_future(write), progress)
+
+    def _with_template(self, item: BatchItem) -> BatchItem:
+        if self.template is None or item.error is not None:
+            return item
+        if any(v.index == REF_INDEX for v in item.values):
+            return item
+        try:
+            refs = reference_values(item.handle, *self.template)
+        except InvalidHandle:
+            return item  # the write reports the identifier
+        return item._replace(values=(*item.values, *refs))
 
     async def _settle(
         self, pending: asyncio.Future[None], progress: Callable[[Checkpoint], None]

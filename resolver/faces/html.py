@@ -4,12 +4,13 @@ resolver); everything user-supplied is escaped."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from html import escape
 from urllib.parse import quote
 
 from resolver.gs1.links import GS1_LINK, Link, curie, links_of
 from resolver.json_values import data_to_json, iso_time
+from resolver.templates import REF_TYPE, TEMPLATE_TYPE, VERSION_TYPE
 from resolver.values import HS_ALIAS, HandleValue
 
 _STYLE = """
@@ -33,7 +34,8 @@ details{margin-top:1.2rem}summary{cursor:pointer;color:#444}
 #: only in the "all values" table
 _SYSTEM_TYPES = frozenset(
     {"HS_ADMIN", "HS_VLIST", "HS_SITE", "HS_SITE.PREFIX", "HS_SERV", "HS_SECKEY",
-     "HS_PUBKEY", "HS_NA_DELEGATE", "GS1.RULE", "GS1.PREFIX", GS1_LINK, "DESC"}
+     "HS_PUBKEY", "HS_NA_DELEGATE", "GS1.RULE", "GS1.PREFIX", GS1_LINK, "DESC",
+     REF_TYPE, VERSION_TYPE, TEMPLATE_TYPE}
 )  # fmt: skip
 _LABELS = {"URL": "Web page", HS_ALIAS: "Same as", "EMAIL": "Email"}
 
@@ -96,14 +98,19 @@ def _link_item(link: Link) -> str:
     return f'<li><a href="{href}" rel="noopener nofollow">{escape(link.title)}</a>{note}</li>'
 
 
-def record_page(handle: str, values: Sequence[HandleValue]) -> str:
+def record_page(
+    handle: str, values: Sequence[HandleValue], names: Mapping[int, str] | None = None
+) -> str:
     """The product page: the record's description as its title, its attributes by name
-    (identifiers they reference as links to their own pages), its GS1 links, and every value
+    (``names`` by value index: its template's item names; else a name made from the type),
+    identifiers they reference as links to their own pages, its GS1 links, and every value
     in a table for the curious. What the caller may not read never reaches here."""
+    names = names or {}
     title = next((v.data.decode("utf-8", "replace") for v in values if v.type.upper() == "DESC"),
                  handle)  # fmt: skip
     attributes = "".join(
-        f"<div><dt>{escape(label_of(v.type))}</dt><dd>{_data_cell(v)}</dd></div>"
+        f"<div><dt>{escape(names.get(v.index) or label_of(v.type))}</dt>"
+        f"<dd>{_data_cell(v)}</dd></div>"
         for v in values
         if v.type.upper() not in _SYSTEM_TYPES
     )

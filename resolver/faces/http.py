@@ -26,6 +26,7 @@ from resolver.faces.http_common import (
 )
 from resolver.json_values import value_to_json
 from resolver.message import Answer, Query
+from resolver.templates import REF_INDEX, REF_TYPE, template_in
 from resolver.values import HandleValue, first_url, lifetime
 
 Resolve = Callable[[Query], Awaitable[Answer]]
@@ -127,6 +128,19 @@ class ResolutionRoutes:
     async def index(self, request: web.Request) -> web.Response:
         return web.Response(text=html.index_page(), content_type="text/html")
 
+    async def _item_names(self, values: list[HandleValue]) -> dict[int, str]:
+        """The item names of the template a record is registered against (resolved like any
+        record, so cached), by value index; none if it has no template or it cannot be read."""
+        ref = next((v for v in values if v.index == REF_INDEX and v.type.upper() == REF_TYPE), None)
+        if ref is None:
+            return {}
+        try:
+            answer = await self.resolve(Query(ref.data.decode("utf-8", "replace")))
+            template = template_in(answer.values)
+        except TieridError:
+            return {}
+        return {} if template is None else {i.index: i.name for i in template.items}
+
     async def proxy(self, request: web.Request) -> web.Response:
         """Resolve, follow HS_ALIAS, then redirect to the first URL or show the record."""
         handle = proxy_handle(request)
@@ -145,8 +159,10 @@ class ResolutionRoutes:
         action = request.query.get("action", "")
         url = first_url(answer.values)
         if flag(request, "noredirect") or action == "showvalues" or url is None:
+            names = await self._item_names(answer.values)
             return web.Response(
-                text=html.record_page(answer.handle, answer.values), content_type="text/html"
+                text=html.record_page(answer.handle, answer.values, names),
+                content_type="text/html",
             )
         url += request.query.get("urlappend", "")
         target = location(url)

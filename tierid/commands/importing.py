@@ -79,6 +79,12 @@ def _operator() -> str:
 @click.option(
     "--restart", is_flag=True, help="Ignore an earlier run's checkpoint; check every row."
 )
+@click.option(
+    "--template",
+    metavar="NAME/VERSION",
+    help="Register every row against this published template of its prefix "
+    "(<prefix>/TEMPLATE/NAME/VERSION); rows that break it are rejected.",
+)
 def import_(
     file: Path,
     fmt: str | None,
@@ -89,6 +95,7 @@ def import_(
     results: Path | None,
     batch_size: int | None,
     restart: bool,
+    template: str | None,
 ) -> None:
     """Register the identifiers in FILE, one per row or line.
 
@@ -116,9 +123,20 @@ def import_(
         raise click.UsageError("--config and --store exclude each other")
     results = results or file.with_name(file.name + ".results.csv")
     op: Op = "create" if no_overwrite else "upsert"
+    name, sep, version = (template or "").partition("/")
+    if template and (not sep or not name or not version or "/" in version):
+        raise click.UsageError("--template is NAME/VERSION, e.g. pump/2")
 
     def job(size: int, max_data_bytes: int) -> Import:
-        return Import(file, fmt, op, results, batch_size=size, max_data_bytes=max_data_bytes)
+        return Import(
+            file,
+            fmt,
+            op,
+            results,
+            batch_size=size,
+            max_data_bytes=max_data_bytes,
+            template=(name, version) if template else None,
+        )
 
     go: Awaitable[Summary]
     if config_path or store:
