@@ -8,6 +8,12 @@ clock, so the policy is testable without sleeping.
 
 ``hit_body`` is the HTTP hot path: for a fresh positive record it returns the whole JSON
 answer, splicing the caller's spelling of the handle into bytes encoded once at store time.
+
+Both twins keep an entry's ``body_tail`` as bytes (or None: anything else is a TypeError) and
+refuse keys over ``MAX_KEY_LENGTH`` code points and tails over ``MAX_TAIL_BYTES`` bytes
+(OverflowError), checked before the cache changes. Entries are for reading: the compiled
+twin stores them compactly (see ``ext/_lru.pyx``) and rebuilds ``Entry.key``, ``.value`` and
+``.body_tail`` on each read (equal to what was put, not the same objects; they cannot be set).
 """
 
 from __future__ import annotations
@@ -24,7 +30,24 @@ POSITIVE = 1
 NEGATIVE = 2
 SITES = 3
 
+#: limits shared with the compiled twin (which keeps lengths in 27 and 32 bits)
+MAX_KEY_LENGTH = 0x07FFFFFF
+MAX_TAIL_BYTES = 0xFFFFFFFE
+
 _HEAD = b'{"responseCode":1,"handle":'
+
+
+def _check(key: str, body_tail: bytes | None) -> None:
+    """:raises TypeError, OverflowError: as the compiled twin does."""
+    if not isinstance(key, str):
+        raise TypeError("key must be str")
+    if body_tail is not None:
+        if not isinstance(body_tail, bytes):
+            raise TypeError("body_tail must be bytes or None")
+        if len(body_tail) > MAX_TAIL_BYTES:
+            raise OverflowError("body_tail too long for the cache")
+    if len(key) > MAX_KEY_LENGTH:
+        raise OverflowError("key too long for the cache")
 
 
 class Entry:
@@ -40,6 +63,9 @@ class Entry:
         expires: float,
         stale_until: float,
     ) -> None:
+        if hasattr(self, "key"):  # it may be in a cache under that key
+            raise TypeError("an Entry is initialised once")
+        _check(key, body_tail)
         self.key = key
         self.kind = kind
         self.value = value
@@ -86,12 +112,14 @@ class LRUCache:
         expires: float,
         stale_until: float,
     ) -> None:
+        """:raises TypeError, OverflowError: see the module docstring (nothing changes)."""
+        entry = Entry(key, kind, value, body_tail, size, expires, stale_until)
         old = self._map.pop(key, None)
         if old is not None:
             self.bytes -= old.size
         if size > self.max_bytes:
             return
-        self._map[key] = Entry(key, kind, value, body_tail, size, expires, stale_until)
+        self._map[key] = entry
         self.bytes += size
         while len(self._map) > self.max_entries or self.bytes > self.max_bytes:
             _, evicted = self._map.popitem(last=False)
