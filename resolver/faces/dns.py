@@ -24,10 +24,8 @@ bytes (:mod:`resolver.dns_hot`).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ipaddress
 import logging
-import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
@@ -51,7 +49,7 @@ from resolver.dns_hot import HotAnswers
 from resolver.dns_names import gtin_of, handle_for, name_for
 from resolver.errors import HandleNotFound, InvalidHandle, TieridError, dns_rcode
 from resolver.faces import dns_records
-from resolver.faces.sockets import FaceTasks, IdleClosingProtocol
+from resolver.faces.sockets import FaceTasks, IdleClosingProtocol, Listeners
 from resolver.gs1.bindings import Gs1Resolver
 from resolver.gs1.keys import Gs1Key
 from resolver.handle import normalise
@@ -387,9 +385,13 @@ class DnsFace:
         self.settings = settings
         self.stats = DnsStats()
         self.responder = Responder(resolve, settings, self.stats, gs1)
-        self.reuse_port = reuse_port
-        self._udp: asyncio.DatagramTransport | None = None
-        self._tcp: asyncio.Server | None = None
+        self.listeners = Listeners(
+            settings.host,
+            settings.port,
+            lambda: _UdpProtocol(self),
+            lambda: _TcpProtocol(self),
+            reuse_port=reuse_port,
+        )
         self.tasks = FaceTasks(settings.max_pending, log, "DNS query")
 
     def counters(self) -> dict[str, int]:
@@ -411,24 +413,8 @@ class DnsFace:
             self.stats.dropped += 1
 
     async def open(self) -> None:
-        loop = asyncio.get_running_loop()
-        host, port = self.settings.host, self.settings.port
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self._udp, _ = await loop.create_datagram_endpoint(
-            lambda: _UdpProtocol(self),
-            local_addr=(host, port),
-            family=family,
-            reuse_port=self.reuse_port or None,
-        )
-        self._tcp = await loop.create_server(
-            lambda: _TcpProtocol(self), host, port, reuse_port=self.reuse_port or None
-        )
+        await self.listeners.open()
 
     async def close(self) -> None:
-        if self._udp is not None:
-            self._udp.close()
-        if self._tcp is not None:
-            self._tcp.close()
-            with contextlib.suppress(Exception):
-                await self._tcp.wait_closed()
+        await self.listeners.close()
         await self.tasks.cancel()

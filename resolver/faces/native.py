@@ -18,9 +18,7 @@ not frame as a message end the connection.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import socket
 import time
 from dataclasses import dataclass
 
@@ -204,24 +202,8 @@ class NativeFace:
         }
 
     async def open(self) -> None:
-        loop = asyncio.get_running_loop()
-        host, port = self.settings.host, self.settings.port
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self._udp, _ = await loop.create_datagram_endpoint(
-            lambda: _UdpProtocol(self),
-            local_addr=(host, port),
-            family=family,
-            reuse_port=self.reuse_port or None,
-        )
-        self._tcp = await loop.create_server(
-            lambda: _TcpProtocol(self), host, port, reuse_port=self.reuse_port or None
-        )
+        await self.listeners.open()
 
     async def close(self) -> None:
-        if self._udp is not None:
-            self._udp.close()
-        if self._tcp is not None:
-            self._tcp.close()
-            with contextlib.suppress(Exception):
-                await self._tcp.wait_closed()
+        await self.listeners.close()
         await self.tasks.cancel()

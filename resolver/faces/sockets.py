@@ -5,8 +5,10 @@ a time without requests."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable
+import socket
+from collections.abc import Awaitable, Callable
 
 
 class FaceTasks:
@@ -75,3 +77,44 @@ class IdleClosingProtocol(asyncio.Protocol):
         if self._idle is not None:
             self._idle.cancel()
         self.transport = None
+
+
+class Listeners:
+    """A face's UDP endpoint and TCP server on one address, opened and closed together."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        udp: Callable[[], asyncio.DatagramProtocol],
+        tcp: Callable[[], asyncio.Protocol],
+        *,
+        reuse_port: bool = False,
+    ) -> None:
+        """``reuse_port``: several worker processes listen on the same port."""
+        self.host, self.port = host, port
+        self._udp_factory, self._tcp_factory = udp, tcp
+        self.reuse_port = reuse_port
+        self._udp: asyncio.DatagramTransport | None = None
+        self._tcp: asyncio.Server | None = None
+
+    async def open(self) -> None:
+        loop = asyncio.get_running_loop()
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        self._udp, _ = await loop.create_datagram_endpoint(
+            self._udp_factory,
+            local_addr=(self.host, self.port),
+            family=family,
+            reuse_port=self.reuse_port or None,
+        )
+        self._tcp = await loop.create_server(
+            self._tcp_factory, self.host, self.port, reuse_port=self.reuse_port or None
+        )
+
+    async def close(self) -> None:
+        if self._udp is not None:
+            self._udp.close()
+        if self._tcp is not None:
+            self._tcp.close()
+            with contextlib.suppress(Exception):
+                await self._tcp.wait_closed()
