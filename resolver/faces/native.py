@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from resolver.errors import ProtocolError, RateLimited
 from resolver.faces.native_responder import Responder
-from resolver.faces.sockets import FaceTasks, IdleClosingProtocol
+from resolver.faces.sockets import FaceTasks, IdleClosingProtocol, Listeners
 from resolver.hdl_codec import UdpReassembler, decode_envelope, split_udp
 from resolver.hdl_types import ENVELOPE_SIZE, HEADER_SIZE, OpFlag
 from resolver.ratelimit import RateLimiter
@@ -183,10 +183,14 @@ class NativeFace:
         self.responder = responder
         self.limiter = limiter
         self.settings = settings
-        self.reuse_port = reuse_port
         self.tasks = FaceTasks(settings.max_pending, log, "Handle request")
-        self._udp: asyncio.DatagramTransport | None = None
-        self._tcp: asyncio.Server | None = None
+        self.listeners = Listeners(
+            settings.host,
+            settings.port,
+            lambda: _UdpProtocol(self),
+            lambda: _TcpProtocol(self),
+            reuse_port=reuse_port,
+        )
 
     def counters(self) -> dict[str, int]:
         stats = self.responder.stats
