@@ -26,6 +26,7 @@ from registry.quotas import Quotas
 from registry.replication import ReplicationRoutes
 from registry.session_routes import SessionRoutes
 from registry.sessions import Sessions
+from registry.snms import SnmsRoutes
 from registry.storage.sqlite import SQLiteStore
 from resolver.caching import CachingResolver
 from resolver.errors import NotResponsible
@@ -210,6 +211,7 @@ def make_app(config: Config) -> web.Application:
     ReplicationRoutes(authority).add_to(app)
     AdminRoutes(authority).add_to(app)
     SessionRoutes(Sessions(store, authority, config.sessions)).add_to(app)
+    SnmsRoutes(authority, config.snms, config.data_dir).add_to(app)
     routes.add_proxy_to(app)
     Metrics(
         counters, authority, lookups.walker, lookups.cache, shared, face, native, limiter

@@ -20,6 +20,7 @@ from registry.authority import RecordLimits
 from registry.mirror import MirrorSettings
 from registry.quotas import QuotaSettings, parse_override
 from registry.sessions import SessionSettings
+from registry.snms import SnmsSettings
 from resolver.caching import CacheSettings
 from resolver.errors import TieridError
 from resolver.faces.dns import DnsSettings
@@ -76,6 +77,7 @@ class Config:
     sessions: SessionSettings = field(default_factory=SessionSettings)
     ratelimit: RateLimitSettings = field(default_factory=RateLimitSettings)
     quotas: QuotaSettings = field(default_factory=QuotaSettings)
+    snms: SnmsSettings = field(default_factory=SnmsSettings)
     #: folder that relative paths are resolved against
     base_dir: Path = Path(".")
 
@@ -107,6 +109,7 @@ _SECTIONS = {
     "sessions": SessionSettings,
     "ratelimit": RateLimitSettings,
     "quotas": QuotaSettings,
+    "snms": SnmsSettings,
 }
 
 
@@ -166,6 +169,8 @@ def from_mapping(raw: dict[str, Any], base_dir: Path) -> Config:
             parse_override(text)
         except (ValueError, TieridError) as exc:
             raise ConfigError(f"quotas.overrides: {exc}") from exc
+    if config.snms.token_ttl_s == 0:
+        raise ConfigError("snms.token_ttl_s must be positive")
     if bool(config.http.tls_cert) != bool(config.http.tls_key):
         raise ConfigError("http.tls_cert and http.tls_key must be set together")
     return config
