@@ -23,7 +23,6 @@ bytes (:mod:`resolver.dns_hot`).
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import logging
 import time
@@ -49,7 +48,7 @@ from resolver.dns_hot import HotAnswers
 from resolver.dns_names import gtin_of, handle_for, name_for
 from resolver.errors import HandleNotFound, InvalidHandle, TieridError, dns_rcode
 from resolver.faces import dns_records
-from resolver.faces.sockets import FaceTasks, IdleClosingProtocol, Listeners
+from resolver.faces.sockets import FaceTasks, HotUdpProtocol, IdleClosingProtocol, Listeners
 from resolver.gs1.bindings import Gs1Resolver
 from resolver.gs1.keys import Gs1Key
 from resolver.handle import normalise
@@ -283,33 +282,18 @@ def _bare_reply(wire: bytes, rcode: int) -> bytes | None:
     return _header_only(wire, rcode)
 
 
-class _UdpProtocol(asyncio.DatagramProtocol):
+class _UdpProtocol(HotUdpProtocol):
     def __init__(self, face: DnsFace) -> None:
+        super().__init__(face.responder.hot.answer, face.limiter, log)
         self.face = face
-        self.transport: asyncio.DatagramTransport | None = None
-        self.hot_answer = face.responder.hot.answer  # counts its own hits
-        self.limiter = face.limiter
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-        self.sendto = self.transport.sendto
-
-    def datagram_received(self, data: bytes, addr: tuple) -> None:
-        if self.limiter is not None and self.limiter.wait(addr[0]):
-            return  # over the limit: dropped, as answering a flood would amplify it
-        out = self.hot_answer(data)
-        if out is not None:
-            self.sendto(out, addr)
-            return
+    def full(self, data: bytes, addr: tuple) -> None:
         self.face.spawn(self._full(data, addr))
 
     async def _full(self, data: bytes, addr: tuple) -> None:
         out = await self.face.responder.respond(data)
         if out is not None and self.transport is not None and not self.transport.is_closing():
             self.transport.sendto(out, addr)
-
-    def error_received(self, exc: Exception) -> None:
-        log.debug("UDP error: %s", exc)
 
 
 class _TcpProtocol(IdleClosingProtocol):

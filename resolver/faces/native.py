@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from resolver.errors import ProtocolError, RateLimited
 from resolver.faces.native_responder import Responder
-from resolver.faces.sockets import FaceTasks, IdleClosingProtocol, Listeners
+from resolver.faces.sockets import FaceTasks, HotUdpProtocol, IdleClosingProtocol, Listeners
 from resolver.hdl_codec import UdpReassembler, decode_envelope, split_udp
 from resolver.hdl_types import ENVELOPE_SIZE, HEADER_SIZE, OpFlag
 from resolver.ratelimit import RateLimiter
@@ -50,25 +50,13 @@ class NativeSettings:
     hot_answers: int = 100_000
 
 
-class _UdpProtocol(asyncio.DatagramProtocol):
+class _UdpProtocol(HotUdpProtocol):
     def __init__(self, face: NativeFace) -> None:
+        super().__init__(face.responder.hot.answer, face.limiter, log)
         self.face = face
-        self.transport: asyncio.DatagramTransport | None = None
         self.reassembler = UdpReassembler()
-        self.hot_answer = face.responder.hot.answer  # counts its own hits
-        self.limiter = face.limiter
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-        self.sendto = self.transport.sendto
-
-    def datagram_received(self, data: bytes, addr: tuple) -> None:
-        if self.limiter is not None and self.limiter.wait(addr[0]):
-            return  # over the limit: dropped, as answering a flood would amplify it
-        out = self.hot_answer(data)
-        if out is not None:
-            self.sendto(out, addr)
-            return
+    def full(self, data: bytes, addr: tuple) -> None:
         try:
             whole = self.reassembler.add(data, addr, time.monotonic())
         except ProtocolError as err:
@@ -92,9 +80,6 @@ class _UdpProtocol(asyncio.DatagramProtocol):
                 continue
             for packet in packets:
                 self.transport.sendto(packet, addr)
-
-    def error_received(self, exc: Exception) -> None:
-        log.debug("UDP error: %s", exc)
 
 
 class _TcpProtocol(IdleClosingProtocol):

@@ -10,6 +10,8 @@ import logging
 import socket
 from collections.abc import Awaitable, Callable
 
+from resolver.ratelimit import RateLimiter
+
 
 class FaceTasks:
     """Runs full-path answers as tasks; beyond ``limit`` at once a bounded one is dropped
@@ -48,6 +50,42 @@ class FaceTasks:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+class HotUdpProtocol(asyncio.DatagramProtocol):
+    """A face's datagrams: a client over its rate limit is dropped (answering a flood would
+    amplify it), a question with a stored answer is answered at once, anything else goes
+    to :meth:`full`, which subclasses write."""
+
+    def __init__(
+        self,
+        hot_answer: Callable[[bytes], bytes | None],
+        limiter: RateLimiter | None,
+        log: logging.Logger,
+    ) -> None:
+        self.hot_answer = hot_answer
+        self.limiter = limiter
+        self.log = log
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.sendto = self.transport.sendto
+
+    def datagram_received(self, data: bytes, addr: tuple) -> None:
+        if self.limiter is not None and self.limiter.wait(addr[0]):
+            return
+        out = self.hot_answer(data)
+        if out is not None:
+            self.sendto(out, addr)
+            return
+        self.full(data, addr)
+
+    def full(self, data: bytes, addr: tuple) -> None:
+        raise NotImplementedError
+
+    def error_received(self, exc: Exception) -> None:
+        self.log.debug("UDP error: %s", exc)
 
 
 class IdleClosingProtocol(asyncio.Protocol):
