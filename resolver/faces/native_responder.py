@@ -200,7 +200,7 @@ class Responder:
             try:
                 return await self._answered(request, tcp)
             except TieridError as err:
-                return [self._encode(self._message(request, raw, err.rc, _error_body(err)))]
+                return [self._error(request, raw, request, err)]
         return await self._run(request, raw, None, tcp, request)
 
     # --- running operations --------------------------------------------------------------
@@ -261,7 +261,7 @@ class Responder:
             Challenge(pending.nonce),
             digest,
         )
-        return self._encode(reply)
+        return encode_message(reply)
 
     async def _answered(self, answer: Message, tcp: bool) -> list[bytes]:
         """OC 200: check the proof, then run the request it was asked for."""
@@ -346,11 +346,8 @@ class Responder:
         return out
 
     def _error(self, request: Message, raw: bytes, carrier: Message, err: TieridError) -> bytes:
-        return self._encode(self._message(request, raw, err.rc, _error_body(err), 0, carrier))
-
-    @staticmethod
-    def _encode(message: Message) -> bytes:
-        return encode_message(message)
+        body = ErrorBody(err.message)
+        return encode_message(self._message(request, raw, err.rc, body, 0, carrier))
 
     def refuse(self, raw: bytes, err: TieridError) -> list[bytes]:
         """An error answer read off the envelope and header alone (RC 4 for a message that
@@ -371,10 +368,6 @@ class Responder:
 
 def _with_ids(envelope: Envelope, session: int, request: int) -> Envelope:
     return replace(envelope, session_id=session, request_id=request)
-
-
-def _error_body(err: TieridError) -> ErrorBody:
-    return ErrorBody(err.message)
 
 
 def _for_version(rc: int, body: Body | None, version: tuple[int, int]) -> tuple[int, Body | None]:
