@@ -238,8 +238,8 @@ class HandleClient:
         """Create (or with ``overwrite`` replace) a record; :returns: its handle (minted
         when ``mint``) and whether it was new."""
         flags = (OpFlag.OVRW if overwrite else 0) | (OpFlag.MINT if mint else 0)
-        request = self._request(OC.CREATE_HANDLE, ValuesRequest(handle, tuple(values)), int(flags))
-        last = _checked(await self.send(address, request, udp=False), handle)[-1]
+        body = ValuesRequest(handle, tuple(values))
+        last = (await self._admin(address, OC.CREATE_HANDLE, body, int(flags)))[-1]
         created = last.body.handle if isinstance(last.body, CreatedHandle) else handle
         return created, not last.header.flags & OpFlag.OVRW
 
@@ -252,35 +252,34 @@ class HandleClient:
         overwrite: bool = False,
     ) -> None:
         flags = int(OpFlag.OVRW) if overwrite else 0
-        request = self._request(OC.ADD_VALUE, ValuesRequest(handle, tuple(values)), flags)
-        _checked(await self.send(address, request, udp=False), handle)
+        await self._admin(address, OC.ADD_VALUE, ValuesRequest(handle, tuple(values)), flags)
 
     async def modify_values(
         self, address: Address, handle: str, values: Sequence[HandleValue]
     ) -> None:
-        request = self._request(OC.MODIFY_VALUE, ValuesRequest(handle, tuple(values)))
-        _checked(await self.send(address, request, udp=False), handle)
+        await self._admin(address, OC.MODIFY_VALUE, ValuesRequest(handle, tuple(values)))
 
     async def remove_values(self, address: Address, handle: str, indexes: Sequence[int]) -> None:
-        request = self._request(OC.REMOVE_VALUE, RemoveValuesRequest(handle, tuple(indexes)))
-        _checked(await self.send(address, request, udp=False), handle)
+        await self._admin(address, OC.REMOVE_VALUE, RemoveValuesRequest(handle, tuple(indexes)))
 
     async def delete(self, address: Address, handle: str) -> None:
-        request = self._request(OC.DELETE_HANDLE, HandleRequest(handle))
-        _checked(await self.send(address, request, udp=False), handle)
+        await self._admin(address, OC.DELETE_HANDLE, HandleRequest(handle))
 
     async def list_handles(self, address: Address, prefix: str) -> list[str]:
         na = prefix if prefix.upper().startswith("0.NA/") else f"0.NA/{prefix}"
-        responses = _checked(
-            await self.send(address, self._request(OC.LIST_HANDLES, HandleRequest(na)), udp=False),
-            na,
-        )
+        responses = await self._admin(address, OC.LIST_HANDLES, HandleRequest(na))
         return [h for m in responses if isinstance(m.body, HandleList) for h in m.body.handles]
 
     async def home(self, address: Address, prefix: str, *, unhome: bool = False) -> None:
         opcode = OC.UNHOME_NA if unhome else OC.HOME_NA
-        request = self._request(opcode, HandleRequest(f"0.NA/{prefix}"))
-        _checked(await self.send(address, request, udp=False), prefix)
+        await self._admin(address, opcode, HandleRequest(f"0.NA/{prefix}"))
+
+    async def _admin(
+        self, address: Address, opcode: int, body: Any, flags: int = 0
+    ) -> list[Message]:
+        """An administrative request over TCP; :raises TieridError: the server's error."""
+        responses = await self.send(address, self._request(opcode, body, flags), udp=False)
+        return _checked(responses, getattr(body, "handle", None))
 
     # --- messages ------------------------------------------------------------------------
 
