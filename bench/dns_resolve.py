@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.http_resolve import pinned  # noqa: E402
-from bench.readme import write_block  # noqa: E402
+from bench.readme import rate_table, write_block  # noqa: E402
 from resolver.dns_names import name_for  # noqa: E402
 from tests.conftest import NodeProcess, free_port  # noqa: E402
 from tierid.demo import PRODUCTS  # noqa: E402
@@ -242,9 +242,7 @@ def main() -> None:
         ("tierid resolver, DNS face, stored answers", best["hot"]),
         ("tierid resolver, DNS face, dnspython parse + build per query", best["full"]),
     ]
-    table = "| what | answers/s | vs Unbound |\n|---|---:|---:|\n" + "".join(
-        f"| {name} | {rate:,.0f} | {rate / best['unbound']:.0%} |\n" for name, rate in rows
-    )
+    table = rate_table("answers/s", "Unbound", rows, best["unbound"])
     note = (
         f"Measured {time.strftime('%Y-%m-%d')} with `make bench`: dnsperf -c4 -q200, "
         f"{args.seconds} s x {args.rounds} rounds (best), NAPTR questions for the "

@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.http_resolve import pinned  # noqa: E402
-from bench.readme import write_block  # noqa: E402
+from bench.readme import rate_table, write_block  # noqa: E402
 from resolver.hdl_codec import encode_message  # noqa: E402
 from resolver.hdl_types import (  # noqa: E402
     Envelope,
@@ -230,9 +230,7 @@ def main() -> None:
             best["full"],
         ),
     ]
-    table = "| what | answers/s | vs baseline |\n|---|---:|---:|\n" + "".join(
-        f"| {name} | {rate:,.0f} | {rate / best['bare']:.0%} |\n" for name, rate in rows
-    )
+    table = rate_table("answers/s", "baseline", rows, best["bare"])
     note = (
         f"Targets: >= 100k answers/s on one core and >= 70% of the baseline. Measured "
         f"{time.strftime('%Y-%m-%d')} with `make bench`: bench/hdl_blast.c, {args.inflight} "

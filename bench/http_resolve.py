@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.readme import write_block  # noqa: E402
+from bench.readme import rate_table, write_block  # noqa: E402
 from tests.conftest import NodeProcess, free_port  # noqa: E402
 from tierid.demo import PRODUCTS  # noqa: E402
 
@@ -114,12 +114,10 @@ def main() -> None:
 
     best_node, best_bare = max(tierid_rates), max(bare_rates)
     rows = [
-        ("bare aiohttp handler, same bytes (baseline)", best_bare, 1.0),
-        ("tierid node, GET /api/handles/{id} from SQLite", best_node, best_node / best_bare),
+        ("bare aiohttp handler, same bytes (baseline)", best_bare),
+        ("tierid node, GET /api/handles/{id} from SQLite", best_node),
     ]
-    table = "| what | requests/s | vs baseline |\n|---|---:|---:|\n" + "".join(
-        f"| {name} | {rate:,.0f} | {ratio:.0%} |\n" for name, rate, ratio in rows
-    )
+    table = rate_table("requests/s", "baseline", rows, best_bare)
     note = (
         f"Measured {time.strftime('%Y-%m-%d')} with `make bench`: wrk -t1 -c32, {args.seconds} s x "
         f"{args.rounds} rounds (best), servers on core 0, wrk on core 1, loopback, "

@@ -4,7 +4,6 @@ node: with a secret and with a key login; the node's errors come back as typed e
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
@@ -13,20 +12,9 @@ from resolver.challenge import pubkey_to_wire
 from resolver.client import AsyncClient, Client
 from resolver.errors import HandleNotFound, InsufficientPermissions
 from resolver.json_values import data_to_json
-from tests.conftest import MOTORS, MOTORS_ADMIN, PUMPS, PUMPS_ADMIN, NodeProcess
+from tests.conftest import MOTORS_ADMIN, PUMPS, PUMPS_ADMIN, NodeProcess
 
 URL = {"index": 1, "type": "URL", "data": "https://pumps.example.cn/p/lib"}
-
-
-@pytest.fixture(scope="module")
-def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:
-    n = NodeProcess(tmp_path_factory.mktemp("node"))
-    try:
-        n.create_enterprise(PUMPS, b"pump-secret")
-        n.create_enterprise(MOTORS, b"motor-secret")
-        yield n
-    finally:
-        n.stop()
 
 
 def test_the_synchronous_client_registers_updates_and_deletes(node: NodeProcess) -> None:
