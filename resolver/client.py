@@ -82,10 +82,18 @@ class Client:
         return self._loop.run_until_complete(call)
 
     def resolve(
-        self, handle: str, *, types: tuple[str, ...] = (), indexes: tuple[int, ...] = ()
+        self,
+        handle: str,
+        *,
+        types: tuple[str, ...] = (),
+        indexes: tuple[int, ...] = (),
+        item_names: bool = False,
     ) -> dict[str, Any]:
-        """The record's values (Handle.Net's JSON answer)."""
-        return self._run(self._async.get(handle, types=types, indexes=indexes))
+        """The record's values (Handle.Net's JSON answer); ``item_names`` adds
+        ``"item": {"key", "name"}`` to each value its template describes."""
+        return self._run(
+            self._async.get(handle, types=types, indexes=indexes, item_names=item_names)
+        )
 
     def register(
         self, handle: str, values: list[dict[str, Any]], *, overwrite: bool = True

@@ -119,9 +119,18 @@ class HandleHttpClient:
             return resp.status, data
 
     async def get(
-        self, handle: str, *, types: tuple[str, ...] = (), indexes: tuple[int, ...] = ()
+        self,
+        handle: str,
+        *,
+        types: tuple[str, ...] = (),
+        indexes: tuple[int, ...] = (),
+        item_names: bool = False,
     ) -> dict[str, Any]:
+        """The record's values; ``item_names`` adds each template item's key and name to
+        the values the record's template describes (``?itemNames=true``, a tierid extension)."""
         params = [("type", t) for t in types] + [("index", str(i)) for i in indexes]
+        if item_names:
+            params.append(("itemNames", "true"))
         return (await self._call("GET", handle_path(handle), params))[1]
 
     async def put(

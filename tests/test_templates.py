@@ -9,7 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 
+from resolver.client import Client
 from resolver.errors import InvalidValue
 from resolver.templates import Item, Template
 from resolver.values import HandleValue
@@ -199,3 +201,102 @@ def test_import_registers_rows_against_a_template(
     stored = node.session().get(node.api(f"{PUMPS}/IMP-1")).json()["values"]
     assert {v["index"]: v["data"]["value"] for v in stored}[1000] == REF
     assert {v["index"]: v["data"]["value"] for v in stored}[1001] == "2"
+
+
+# --- item names in the JSON API (?itemNames=true) ------------------------------------------
+
+VALVE = {
+    "name": "valve",
+    "version": "1",
+    "status": "published",
+    "items": [
+        {"key": "MODEL", "name": "型号", "index": 2001},
+        {"key": "FLOW", "name": "Flow m3/h", "index": 2003, "type": "number"},
+    ],
+}
+
+
+def _publish(node: NodeProcess, template: dict) -> str:
+    """Store a published template record directly (the CLI's ``template put`` + ``publish``)."""
+    ref = f"{PUMPS}/TEMPLATE/{template['name']}/{template['version']}"
+    value = {"index": 1, "type": "TIERID.TEMPLATE", "data": json.dumps(template)}
+    r = node.session(PUMPS_ADMIN).put(node.api(ref), json=[value])
+    assert r.status_code in (200, 201), r.text
+    return ref
+
+
+def _valve(node: NodeProcess, handle: str, ref: str) -> None:
+    values = [
+        {"index": 1, "type": "URL", "data": "https://valves.example.cn/v"},
+        {"index": 100, "type": "DESC", "data": "Gate valve"},
+        {"index": 1000, "type": "TEMPLATE", "data": ref},
+        {"index": 2001, "type": "MODEL", "data": "GV-50"},
+        {"index": 2003, "type": "FLOW", "data": "12"},
+    ]
+    r = node.session(PUMPS_ADMIN).put(node.api(handle), json=values)
+    assert r.status_code == 201, r.text
+
+
+def _items(url: str) -> dict[int, dict | None]:
+    body = requests.get(url, params={"itemNames": "true"}, timeout=10).json()
+    return {v["index"]: v.get("item") for v in body["values"]}
+
+
+def _without_items(body: dict) -> dict:
+    return {**body, "values": [{k: x for k, x in v.items() if k != "item"} for v in body["values"]]}
+
+
+@pytest.fixture(scope="module")
+def resolver(node: NodeProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:
+    n = NodeProcess(tmp_path_factory.mktemp("resolver"), prefix=None, roots=[node.url])
+    try:
+        yield n
+    finally:
+        n.stop()
+
+
+def test_the_json_api_names_values_by_template_items(node: NodeProcess) -> None:
+    _valve(node, f"{PUMPS}/V-1", _publish(node, VALVE))
+    url = node.api(f"{PUMPS}/V-1")
+    plain = requests.get(url, timeout=10)
+    named = requests.get(url, params={"itemNames": "true"}, timeout=10)
+    assert all("item" not in v for v in plain.json()["values"])  # Handle.Net's shape
+    assert _without_items(named.json()) == plain.json()
+    assert {v["index"]: v.get("item") for v in named.json()["values"]} == {
+        1: None,  # the record's own values are not the template's
+        100: None,
+        1000: None,
+        2001: {"key": "MODEL", "name": "型号"},
+        2003: {"key": "FLOW", "name": "Flow m3/h"},
+    }
+    assert requests.get(url, timeout=10).content == plain.content
+    with Client(node.url) as c:
+        assert c.resolve(f"{PUMPS}/V-1", item_names=True)["values"] == named.json()["values"]
+        assert c.resolve(f"{PUMPS}/V-1")["values"] == plain.json()["values"]
+
+
+def test_item_names_without_a_readable_template_leave_values_alone(node: NodeProcess) -> None:
+    plain = [{"index": 1, "type": "URL", "data": "https://valves.example.cn/p"}]
+    admin = node.session(PUMPS_ADMIN)
+    assert admin.put(node.api(f"{PUMPS}/V-PLAIN"), json=plain).status_code == 201
+    assert set(_items(node.api(f"{PUMPS}/V-PLAIN")).values()) == {None}
+    # the template record is deleted after the record was registered against it
+    gone = _publish(node, {**VALVE, "name": "valve-gone"})
+    _valve(node, f"{PUMPS}/V-GONE", gone)
+    assert admin.delete(node.api(gone)).status_code == 200
+    assert requests.get(node.api(gone), timeout=10).status_code == 404
+    before = requests.get(node.api(f"{PUMPS}/V-GONE"), timeout=10).json()
+    after = requests.get(node.api(f"{PUMPS}/V-GONE"), params={"itemNames": ""}, timeout=10)
+    assert after.status_code == 200 and after.json() == before
+
+
+def test_a_resolver_names_values_by_template_items(
+    node: NodeProcess, resolver: NodeProcess
+) -> None:
+    _valve(node, f"{PUMPS}/V-RES", _publish(node, VALVE))
+    url = resolver.api(f"{PUMPS}/V-RES")
+    plain = requests.get(url, timeout=10).json()  # a miss, then a cached answer
+    assert requests.get(url, timeout=10).json() == plain
+    assert all("item" not in v for v in plain["values"])
+    items = _items(url)
+    assert items[2001] == {"key": "MODEL", "name": "型号"} and items[100] is None

@@ -8,7 +8,7 @@ The face parses the request into a :class:`Query`, calls the injected ``resolve`
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from urllib.parse import quote
 
 from aiohttp import web
@@ -26,7 +26,7 @@ from resolver.faces.http_common import (
 )
 from resolver.json_values import value_to_json
 from resolver.message import Answer, Query
-from resolver.templates import REF_INDEX, REF_TYPE, template_in
+from resolver.templates import REF_INDEX, REF_TYPE, Item, template_in
 from resolver.values import HandleValue, first_url, lifetime
 
 Resolve = Callable[[Query], Awaitable[Answer]]
@@ -48,11 +48,18 @@ def redirect_ttl(values: Iterable[HandleValue]) -> int:
     return int(lifetime(values, time.time(), MAX_REDIRECT_TTL))
 
 
-def answer_json(answer: Answer) -> dict:
+def answer_json(answer: Answer, items: Mapping[int, Item] | None = None) -> dict:
+    """Handle.Net's JSON answer; with ``items`` (template items by value index), each value
+    at an item's index also carries ``"item": {"key": ..., "name": ...}``."""
     body = {"responseCode": int(answer.rc), "handle": answer.handle}
     if answer.referral is not None:
         body["referralHandle"] = answer.referral
     body["values"] = [value_to_json(v) for v in answer.values]
+    if items:
+        for value in body["values"]:
+            item = items.get(value["index"])
+            if item is not None:
+                value["item"] = {"key": item.key, "name": item.name}
     return body
 
 
@@ -116,8 +123,9 @@ class ResolutionRoutes:
             if err.handle is None:
                 err.handle = handle
             raise
+        items = await self._template_items(answer.values) if flag(request, "itemNames") else None
         resp = json_response(
-            answer_json(answer),
+            answer_json(answer, items),
             http_status(answer.rc, resolution=True),
             pretty=flag(request, "pretty"),
         )
@@ -128,8 +136,8 @@ class ResolutionRoutes:
     async def index(self, request: web.Request) -> web.Response:
         return web.Response(text=html.index_page(), content_type="text/html")
 
-    async def _item_names(self, values: list[HandleValue]) -> dict[int, str]:
-        """The item names of the template a record is registered against (resolved like any
+    async def _template_items(self, values: Sequence[HandleValue]) -> dict[int, Item]:
+        """The items of the template a record is registered against (resolved like any
         record, so cached), by value index; none if it has no template or it cannot be read."""
         ref = next((v for v in values if v.index == REF_INDEX and v.type.upper() == REF_TYPE), None)
         if ref is None:
@@ -139,7 +147,7 @@ class ResolutionRoutes:
             template = template_in(answer.values)
         except TieridError:
             return {}
-        return {} if template is None else {i.index: i.name for i in template.items}
+        return {} if template is None else {i.index: i for i in template.items}
 
     async def proxy(self, request: web.Request) -> web.Response:
         """Resolve, follow HS_ALIAS, then redirect to the first URL or show the record."""
@@ -159,7 +167,8 @@ class ResolutionRoutes:
         action = request.query.get("action", "")
         url = first_url(answer.values)
         if flag(request, "noredirect") or action == "showvalues" or url is None:
-            names = await self._item_names(answer.values)
+            items = await self._template_items(answer.values)
+            names = {index: item.name for index, item in items.items()}
             return web.Response(
                 text=html.record_page(answer.handle, answer.values, names),
                 content_type="text/html",
