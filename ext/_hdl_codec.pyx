@@ -8,8 +8,9 @@ twin. Same objects, same bytes, same exceptions, the same checks in the same ord
 Decoded objects are frozen dataclasses, whose generated ``__init__`` costs more than all
 the parsing (a Python frame and one ``object.__setattr__`` per field). So the hot ones are
 made as that ``__init__`` makes them, without the frame: ``object.__new__`` and the same
-``object.__setattr__`` per field. The module refuses to import (and the Python twin serves)
-if one of those classes no longer has exactly the fields written here.
+``object.__setattr__`` per field; values (a named tuple) with ``tuple.__new__``, without
+the generated ``__new__``'s frame. The module refuses to import (and the Python twin
+serves) if one of those classes no longer has exactly the fields written here.
 """
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
@@ -46,10 +47,11 @@ cdef uint32_t _RD = 0x00800000
 cdef uint8_t _UNSUPPORTED = 0x80 | 0x40
 _ENCODE_ERRORS = (struct.error, OverflowError, ValueError)
 _object_new = object.__new__
+_tuple_new = tuple.__new__
 
 
 def _check_fields(cls, names):
-    fields = tuple(f.name for f in dataclasses.fields(cls))
+    fields = cls._fields if issubclass(cls, tuple) else tuple(f.name for f in dataclasses.fields(cls))
     if fields != names or hasattr(cls, "__post_init__"):
         raise ImportError(f"{cls.__name__} has fields {fields}: rebuild resolver._hdl_codec")
 
@@ -94,16 +96,10 @@ cdef inline uint32_t _be32(const unsigned char *q) noexcept nogil:
 cdef inline object _value(
     index, value_type, data, ttl, ttl_type, timestamp, permissions, references
 ):
-    obj = _object_new(HandleValue)
-    PyObject_GenericSetAttr(obj, "index", index)
-    PyObject_GenericSetAttr(obj, "type", value_type)
-    PyObject_GenericSetAttr(obj, "data", data)
-    PyObject_GenericSetAttr(obj, "ttl", ttl)
-    PyObject_GenericSetAttr(obj, "ttl_type", ttl_type)
-    PyObject_GenericSetAttr(obj, "timestamp", timestamp)
-    PyObject_GenericSetAttr(obj, "permissions", permissions)
-    PyObject_GenericSetAttr(obj, "references", references)
-    return obj
+    return _tuple_new(
+        HandleValue,
+        (index, value_type, data, ttl, ttl_type, timestamp, permissions, references),
+    )
 
 
 cdef object _envelope(const unsigned char *p):

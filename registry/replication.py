@@ -67,7 +67,7 @@ class ReplicationRoutes:
                         c.op,
                         c.key,
                         c.handle,
-                        None if c.values is None else [v.to_tuple() for v in c.values],
+                        None if c.values is None else list(c.values),
                         c.actor,
                     ]
                     for c in changes

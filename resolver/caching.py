@@ -20,7 +20,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from resolver.codes import ResponseCode
@@ -174,7 +174,7 @@ class CachingResolver:
         values = select(stored, query.types, query.indexes)
         if stale:
             shown = self.settings.stale_answer_ttl
-            values = [replace(v, ttl=shown, ttl_type=TTL_RELATIVE) for v in values]
+            values = [v._replace(ttl=shown, ttl_type=TTL_RELATIVE) for v in values]
         rc = ResponseCode.VALUES_NOT_FOUND if stored and not values else ResponseCode.SUCCESS
         return Answer(query.handle, values, rc, stale=stale, cache_ttl=None if stale else ttl)
 

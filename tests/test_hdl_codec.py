@@ -496,11 +496,11 @@ def test_oversized_messages_are_refused_both_ways(codec) -> None:
         (replace(QUERY, envelope=Envelope(flags=0x01)), "overlap"),
         (replace(QUERY, envelope=Envelope(major=256)), "cannot encode envelope"),
         (
-            replace(RESOLUTION, body=ResolutionResponse("x", (replace(URL, ttl_type=256),))),
+            replace(RESOLUTION, body=ResolutionResponse("x", (URL._replace(ttl_type=256),))),
             "cannot",
         ),
         (
-            replace(RESOLUTION, body=ResolutionResponse("x", (replace(URL, type="\ud800"),))),
+            replace(RESOLUTION, body=ResolutionResponse("x", (URL._replace(type="\ud800"),))),
             "cannot",
         ),
         (replace(QUERY, credential=Credential("HS_SIGNED", "SHA-256", b"", version=300)), "cannot"),
@@ -527,7 +527,7 @@ def test_short_and_odd_parts_are_named(codec) -> None:
     with pytest.raises(ProtocolError, match="1 to 64 bytes"):
         codec.encode_message(replace(RESOLUTION, header=Header(1, 1, OpFlag.RD), digest=legacy))
     with pytest.raises(ProtocolError, match="cannot encode values"):
-        codec.encode_values([replace(URL, index=-1)])
+        codec.encode_values([URL._replace(index=-1)])
 
 
 def test_value_list_bounds_must_lie_in_the_buffer(codec) -> None:

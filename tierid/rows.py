@@ -23,7 +23,7 @@ from typing import BinaryIO, NamedTuple
 from registry.batch import BatchItem, Op, item_from_json
 from resolver.errors import ProtocolError, TieridError
 from resolver.handle import normalise
-from resolver.json_values import value_from_json
+from resolver.json_values import value_from_text
 
 FORMATS = ("csv", "jsonl")
 _SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -50,9 +50,11 @@ def item_from_cells(cells: Sequence[str], op: Op, max_data_bytes: int) -> BatchI
                 f"{len(cells)} columns: expected handle, then index,type,data groups"
             )
         values = tuple(
-            value_from_json({"index": i, "type": t, "data": d}, max_data_bytes=max_data_bytes)
-            for i, t, d in zip(groups[::3], groups[1::3], groups[2::3], strict=True)
-            if i or t or d
+            [
+                value_from_text(i, t, d, max_data_bytes=max_data_bytes)
+                for i, t, d in zip(groups[::3], groups[1::3], groups[2::3], strict=True)
+                if i or t or d
+            ]
         )
     except TieridError as err:
         return BatchItem(op, handle, error=err)

@@ -67,7 +67,8 @@ CREATE TABLE IF NOT EXISTS sessions (
 
 
 def pack_values(values: Sequence[HandleValue]) -> bytes:
-    return msgpack.packb([v.to_tuple() for v in values], use_bin_type=True)
+    """A record's values as a msgpack array of arrays (a value is a tuple of its fields)."""
+    return msgpack.packb(values, use_bin_type=True)
 
 
 def unpack_values(blob: bytes) -> tuple[HandleValue, ...]:
