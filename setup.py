@@ -14,6 +14,7 @@ EXTENSIONS = {
     "resolver._dns_hot": "ext/_dns_hot.pyx",
     "resolver._hdl_codec": "ext/_hdl_codec.pyx",
     "resolver._hdl_hot": "ext/_hdl_hot.pyx",
+    "resolver._cells": "ext/_cells.pyx",
 }
 
 

@@ -29,6 +29,8 @@ HS_SECKEY = "HS_SECKEY"
 HS_PUBKEY = "HS_PUBKEY"
 HS_ALIAS = "HS_ALIAS"
 
+_tuple_new = tuple.__new__
+
 
 class HandleValue(NamedTuple):
     """One typed value of a record. ``data`` is always the binary form.
@@ -53,9 +55,11 @@ class HandleValue(NamedTuple):
 
     def stamped(self, now: int) -> HandleValue:
         """The same value with the server's write time (the server owns timestamps).
-        Built directly: ``_replace`` costs twice as much, per value written."""
+        Built as a tuple: ``_replace`` costs four times as much, per value written."""
         index, vtype, data, ttl, ttl_type, _, permissions, references = self
-        return HandleValue(index, vtype, data, ttl, ttl_type, now, permissions, references)
+        return _tuple_new(
+            HandleValue, (index, vtype, data, ttl, ttl_type, now, permissions, references)
+        )
 
     @classmethod
     def from_tuple(cls, t: Sequence) -> HandleValue:

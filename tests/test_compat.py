@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import resolver.cells
 import resolver.dns_hot
 import resolver.handle
 import resolver.lru
@@ -21,6 +22,7 @@ def test_implementation_follows_the_switch() -> None:
     assert expected == resolver.handle.IMPLEMENTATION
     assert expected == resolver.lru.IMPLEMENTATION
     assert expected == resolver.dns_hot.IMPLEMENTATION
+    assert expected == resolver.cells.IMPLEMENTATION
 
 
 def _probe(env: dict[str, str]) -> list[str]:

@@ -7,18 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from resolver import wirebase as wb
 from resolver.errors import InvalidValue, ProtocolError
-from resolver.json_values import (
-    data_from_json,
-    data_to_json,
-    value_from_json,
-    value_from_text,
-    value_to_json,
-)
+from resolver.json_values import data_from_json, data_to_json, value_from_json, value_to_json
 from resolver.typed_data import AdminRef, SiteInfo, VList, admin_perms_from_json
 from resolver.values import HandleValue, first_url, select, type_matches
 
@@ -161,36 +153,6 @@ def test_bad_values_are_rejected_with_the_field_named(raw, needle: str) -> None:
     with pytest.raises(InvalidValue) as info:
         value_from_json(raw, max_data_bytes=1024)
     assert needle in info.value.message
-
-
-_CELLS = st.one_of(
-    st.sampled_from(["1", " 2000 ", "0", "-1", "2147483647", "2147483648", "１", "1.0", ""]),
-    st.text(max_size=6),
-)
-
-
-@given(
-    _CELLS,
-    st.one_of(st.sampled_from(["URL", "", "X" * 129, "MO\tDEL"]), st.text(max_size=8)),
-    st.text(max_size=40),
-)
-def test_a_value_from_text_is_what_json_makes_of_the_same_strings(
-    index: str, vtype: str, data: str
-) -> None:
-    """The CSV import's fast reading of ``index,type,data`` cells accepts, builds and
-    refuses exactly as the JSON reading of ``{"index", "type", "data"}`` does."""
-
-    def outcome(read):
-        try:
-            return read()
-        except InvalidValue as err:
-            return err.message
-
-    assert outcome(lambda: value_from_text(index, vtype, data, max_data_bytes=32)) == outcome(
-        lambda: value_from_json(
-            {"index": index, "type": vtype, "data": data}, max_data_bytes=32
-        )
-    )
 
 
 def test_admin_permission_forms() -> None:

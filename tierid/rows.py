@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
 from registry.batch import BatchItem, Op, item_from_json
+from resolver.cells import values_from_cells
 from resolver.errors import ProtocolError, TieridError
 from resolver.handle import normalise
-from resolver.json_values import value_from_text
 
 FORMATS = ("csv", "jsonl")
 _SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -42,23 +42,12 @@ class Row(NamedTuple):
 
 
 def item_from_cells(cells: Sequence[str], op: Op, max_data_bytes: int) -> BatchItem:
-    """A CSV row: ``handle`` then ``index,type,data`` groups, read as JSON values are."""
-    handle, groups = cells[0], cells[1:]
+    """A CSV row: ``handle`` then ``index,type,data`` groups (``resolver.cells``)."""
     try:
-        if len(groups) % 3:
-            raise ProtocolError(
-                f"{len(cells)} columns: expected handle, then index,type,data groups"
-            )
-        values = tuple(
-            [
-                value_from_text(i, t, d, max_data_bytes=max_data_bytes)
-                for i, t, d in zip(groups[::3], groups[1::3], groups[2::3], strict=True)
-                if i or t or d
-            ]
-        )
+        values = values_from_cells(cells, max_data_bytes)
     except TieridError as err:
-        return BatchItem(op, handle, error=err)
-    return BatchItem(op, handle, values)
+        return BatchItem(op, cells[0], error=err)
+    return BatchItem(op, cells[0], values)
 
 
 class _Lines:
