@@ -12,6 +12,7 @@ so a single write and a batch of them go through the same checks.
 
 from __future__ import annotations
 
+import operator
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -57,6 +58,7 @@ from resolver.typed_data import AdminPerm as P
 from resolver.values import ADMIN_READ, HS_ADMIN, HandleValue, select
 
 _T = TypeVar("_T")
+_BY_INDEX = operator.attrgetter("index")
 #: how old the in-memory copy of the homed prefixes may be (see :meth:`Authority.may_know`)
 HOMED_REFRESH_S = 1.0
 
@@ -330,7 +332,7 @@ class Authority:
 
     def _stamp(self, values: Sequence[HandleValue]) -> list[HandleValue]:
         now = int(self.clock())
-        return sorted([v.stamped(now) for v in values], key=lambda v: v.index)
+        return sorted([v.stamped(now) for v in values], key=_BY_INDEX)
 
     def plan_put(
         self,

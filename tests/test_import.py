@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import gc
 import json
 import signal
 import sqlite3
@@ -15,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 import redis
 import requests
 
@@ -22,6 +24,7 @@ from registry.bootstrap import bootstrap_prefix
 from registry.storage.sqlite import SQLiteStore
 from resolver.codes import ResponseCode as RC
 from tests.conftest import PUMPS, PUMPS_ADMIN, NodeProcess, RedisServer, tierid_cli
+from tierid.importer import BULK_GC_THRESHOLD, bulk_gc
 
 
 def make_store(path: Path) -> Path:
@@ -283,3 +286,15 @@ def test_an_import_into_a_nodes_store_tells_its_shared_cache(tmp_path: Path) -> 
         assert told[1:] == [f"{PUMPS}/P-{i:06d}".encode() for i in range(5)]
     finally:
         server.stop()
+
+
+def test_the_import_collector_tuning_is_undone_afterwards() -> None:
+    """``bulk_gc`` raises the young generation's threshold and freezes what is loaded, for
+    the import only; the process gets its collector back as it was, even after an error."""
+    before = gc.get_threshold()
+    with pytest.raises(RuntimeError), bulk_gc():
+        assert gc.get_threshold()[0] == BULK_GC_THRESHOLD
+        assert gc.get_freeze_count() > 0
+        raise RuntimeError("an import that fails")
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0

@@ -26,7 +26,15 @@ from resolver.http_client import HandleHttpClient
 from tierid import config as config_mod
 from tierid.app import shared_cache
 from tierid.commands.common import node_client, run
-from tierid.importer import Checkpoint, Import, NodeSink, Sink, StoreSink, Summary
+from tierid.importer import (
+    Checkpoint,
+    Import,
+    NodeSink,
+    Sink,
+    StoreSink,
+    Summary,
+    bulk_gc,
+)
 from tierid.rows import FORMATS, format_of
 
 STORE_BATCH, NODE_BATCH = 5000, 1000
@@ -149,7 +157,8 @@ def import_(
         # value sizes are checked by the node, against its own limits
         go = _through_node(job(size, 1 << 31), NodeSink(client, state), client, restart)
     try:
-        summary = run(go)
+        with bulk_gc():
+            summary = run(go)
     except KeyboardInterrupt:
         click.echo("interrupted: run the same command again to go on where it stopped", err=True)
         sys.exit(130)
