@@ -5,6 +5,8 @@
 2. The hot path in-process (normalise + L1 lookup + JSON splice): Cython twin against the
    pure-Python twin, on the same cache contents.
 3. Memory: resident size of one million cached records in the compiled L1.
+4. The L2 read: one MGET of 6 keys (a tick's lookups) through redis-py against tierid's
+   pipelined connection (``resolver/redis_reads.py``), 10 at a time, same Redis.
 
 Usage: python bench/cache_hit.py [--seconds 8] [--rounds 3] [--readme]
 """
@@ -108,6 +110,7 @@ def http_rates(seconds: int, rounds: int) -> dict[str, float]:
             assert l2_cache["l2_hits"] > 1000 and l2_cache["upstream_queries"] == len(rotated)
             best = {k: max(v) for k, v in rates.items()}
             best["redis"] = _redis_benchmark(redis_port)
+            best["mget_redis_py"], best["mget_pipelined"] = mget_costs(redis_server.url)
             best["size"] = len(body)
             return best
         finally:
@@ -117,6 +120,42 @@ def http_rates(seconds: int, rounds: int) -> dict[str, float]:
                 p.terminate()
                 p.wait(10)
             redis_server.stop()
+
+
+def mget_costs(redis_url: str, calls: int = 5_000) -> tuple[float, float]:
+    """Microseconds per MGET of 6 keys, 10 in flight at a time: redis-py's client (the
+    baseline) and tierid's pipelined reads, in one process against the same Redis."""
+    import asyncio
+
+    import redis.asyncio as aioredis
+
+    from resolver.redis_reads import PipelinedReads
+
+    keys = [f"bench:mget:{i}" for i in range(6)]
+
+    async def run() -> tuple[float, float]:
+        client = aioredis.from_url(redis_url)
+        for k in keys:
+            await client.set(k, b"x" * 300)
+        started = time.perf_counter()
+        for _ in range(calls // 10):
+            await asyncio.gather(*(client.mget(keys) for _ in range(10)))
+        redis_py = (time.perf_counter() - started) / calls * 1e6
+        reads = PipelinedReads(redis_url, timeout=5)
+        await reads.connect()
+        loop = asyncio.get_running_loop()
+        started = time.perf_counter()
+        for _ in range(calls // 10):
+            told = [loop.create_future() for _ in range(10)]
+            for f in told:
+                reads.mget(keys, f.set_result)
+            await asyncio.gather(*told)
+        pipelined = (time.perf_counter() - started) / calls * 1e6
+        await reads.close()
+        await client.aclose()
+        return redis_py, pipelined
+
+    return asyncio.run(run())
 
 
 def hot_path_rate(module: str, n: int = 200_000) -> float:
@@ -174,9 +213,14 @@ def main() -> None:
         "| what | figure | vs baseline |\n|---|---:|---:|\n"
         f"| bare aiohttp handler, same bytes (baseline) | {bare:,.0f} req/s | 100% |\n"
         f"| resolver, L1 hit over HTTP | {rates['l1']:,.0f} req/s | {rates['l1'] / bare:.0%} |\n"
-        f"| resolver, L2 (Redis) hit over HTTP, per-tick MGET | {rates['l2']:,.0f} req/s | "
+        f"| resolver, L2 (Redis) hit over HTTP, per-tick pipelined MGET "
+        f"| {rates['l2']:,.0f} req/s | "
         f"{rates['l2'] / bare:.0%} |\n"
         f"| redis-benchmark GET, same Redis (reference for L2) | {rates['redis']:,.0f} req/s | |\n"
+        f"| one MGET of 6 keys, redis-py client (baseline) | {rates['mget_redis_py']:,.0f} us "
+        "| 1.0x |\n"
+        f"| one MGET of 6 keys, tierid's pipelined connection | {rates['mget_pipelined']:,.0f} us "
+        f"| {rates['mget_redis_py'] / rates['mget_pipelined']:.1f}x less |\n"
         "| hot path (normalise + L1 + JSON splice), pure Python (baseline) | "
         f"{py_rate:,.0f}/s | 1.0x |\n"
         f"| hot path, Cython | {c_rate:,.0f}/s | {c_rate / py_rate:.1f}x |\n"

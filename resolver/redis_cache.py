@@ -6,9 +6,11 @@ process agrees on freshness; the Redis key lives until ``stale_until``. Keys are
 ``<namespace>:a:<normalised handle>``; invalidations go on ``<namespace>:invalidate``.
 
 Lookups of one event-loop tick are merged into one MGET (bounded batches; an idle lookup is
-sent at the end of the same tick, so nothing waits). Redis being slow, down or restarted
-never fails a lookup: a call that errors or exceeds ``timeout`` counts as a miss, the cache
-stops asking for ``retry_after`` seconds, then tries again by itself.
+sent at the end of the same tick, so nothing waits), sent on a pipelined connection of its
+own (:mod:`resolver.redis_reads`); writes, invalidations and pub/sub use redis-py. Redis
+being slow, down or restarted never fails a lookup: a call that errors or exceeds
+``timeout`` counts as a miss, the cache stops asking for ``retry_after`` seconds, then
+tries again by itself.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import msgpack
@@ -26,6 +29,8 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+
+from resolver.redis_reads import PipelinedReads
 
 log = logging.getLogger("tierid.redis")
 
@@ -78,6 +83,7 @@ class RedisCache:
         self.stats = RedisStats()
         self.channel = f"{namespace}:invalidate"
         self._redis: aioredis.Redis | None = None
+        self._reads = PipelinedReads(url, timeout)
         self._down_until = 0.0
         self._pending: dict[str, list[asyncio.Future[Any]]] = {}
         self._scheduled = False
@@ -96,10 +102,12 @@ class RedisCache:
             retry=Retry(NoBackoff(), 1),
             retry_on_error=[RedisConnectionError],
         )
+        await self._reads.connect()
 
     async def close(self) -> None:
         for task in list(self._tasks):
             task.cancel()
+        await self._reads.close()
         if self._redis is not None:
             await self._redis.aclose()
 
@@ -132,31 +140,17 @@ class RedisCache:
         keys = list(pending)
         for start in range(0, len(keys), MAX_BATCH):
             batch = {k: pending[k] for k in keys[start : start + MAX_BATCH]}
-            self._spawn(self._mget(batch))
+            self.stats.batches += 1
+            self._reads.mget([self.key(k) for k in batch], partial(self._answer, batch))
 
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _mget(self, batch: dict[str, list[asyncio.Future[Any]]]) -> None:
-        """One MGET for a tick's lookups; every waiter gets an answer (None for a miss, an
-        error, a malformed entry, or cancellation), so none can hang."""
-        assert self._redis is not None
-        self.stats.batches += 1
-        try:
-            raw = await asyncio.wait_for(
-                self._redis.mget([self.key(k) for k in batch]), self.timeout
-            )
-        except (RedisError, OSError, TimeoutError) as exc:
-            self._failed(exc)
+    def _answer(
+        self, batch: dict[str, list[asyncio.Future[Any]]], raw: list[Any] | BaseException
+    ) -> None:
+        """Every waiter of a batch gets an answer: its entry, or None for a miss, an error
+        or a malformed entry, so none can hang."""
+        if isinstance(raw, BaseException):
+            self._failed(raw)
             raw = [None] * len(batch)
-        except asyncio.CancelledError:
-            for futures in batch.values():
-                for f in futures:
-                    if not f.done():
-                        f.set_result(None)
-            raise
         for blob, futures in zip(raw, batch.values(), strict=True):
             entry = _entry(blob)
             for f in futures:
@@ -164,6 +158,11 @@ class RedisCache:
                     f.set_result(entry)
 
     # --- writes: fire and forget ----------------------------------------------------------
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def put(self, handle_key: str, entry: tuple) -> None:
         """Store ``(kind, expires, stale_until, value, tail)`` until ``stale_until``."""

@@ -334,9 +334,10 @@ def eventually(check: Callable[[], bool], seconds: float = 10) -> None:
 
 
 class RedisServer:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, password: str | None = None) -> None:
         self.port = free_port()
         self.root = root
+        self.password = password
         self.proc: subprocess.Popen | None = None
         self.start()
 
@@ -354,11 +355,12 @@ class RedisServer:
                 "no",
                 "--dir",
                 str(self.root),
+                *(["--requirepass", self.password] if self.password else []),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        client = redis.Redis(port=self.port)
+        client = redis.Redis(port=self.port, password=self.password)
         deadline = time.monotonic() + 10
         while True:
             try:
@@ -376,4 +378,5 @@ class RedisServer:
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        secret = f":{self.password}@" if self.password else ""
+        return f"redis://{secret}127.0.0.1:{self.port}/0"

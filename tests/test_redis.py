@@ -4,6 +4,7 @@ a cached "not found", and a stopped or restarted Redis fails no lookup."""
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -73,6 +74,12 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shared]:
         server.stop()
 
 
+def redis_errors(node: NodeProcess) -> float:
+    metrics = requests.get(f"{node.url}/metrics").text
+    errors = [line for line in metrics.splitlines() if line.startswith("tierid_redis_errors_total")]
+    return float(errors[0].split()[1])
+
+
 def cache_stats(node: NodeProcess) -> dict:
     return node.status()["cache"]
 
@@ -132,15 +139,31 @@ def test_redis_down_and_back_fails_no_lookup(shared: Shared) -> None:
     for _ in range(3):
         assert requests.get(r1.api("88.118.8/WHILE-DOWN")).status_code == 200
     assert time.monotonic() - started < 2
-    metrics = requests.get(f"{r1.url}/metrics").text
-    errors = [line for line in metrics.splitlines() if line.startswith("tierid_redis_errors_total")]
-    assert float(errors[0].split()[1]) >= 1
+    assert redis_errors(r1) >= 1
 
     shared.redis.start()  # same port, empty: a restarted Redis
     time.sleep(1.2)  # redis_retry_s: the resolver tries Redis again by itself
     client = redis.Redis(port=shared.redis.port)
     assert requests.get(r1.api("88.118.8/AFTER")).status_code == 200
     eventually(lambda: client.exists(f"t{shared.redis.port}:a:88.118.8/AFTER") == 1, 3)
+
+
+def test_a_hung_redis_fails_no_lookup(shared: Shared) -> None:
+    """Redis stopped dead (SIGSTOP: connections open, nothing answered): lookups wait at
+    most the read timeout, then go on without it."""
+    r1 = shared.resolvers[0]
+    shared.put("88.118.8/WHILE-HUNG", "https://pumps.example/hung")
+    errors_before = redis_errors(r1)
+    assert shared.redis.proc is not None
+    shared.redis.proc.send_signal(signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        for _ in range(3):
+            assert requests.get(r1.api("88.118.8/WHILE-HUNG"), timeout=5).status_code == 200
+        assert time.monotonic() - started < 2
+    finally:
+        shared.redis.proc.send_signal(signal.SIGCONT)
+    assert redis_errors(r1) > errors_before  # the read timed out, and was counted
 
 
 def test_invalidations_resume_after_a_redis_restart(shared: Shared) -> None:
