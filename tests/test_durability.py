@@ -113,3 +113,39 @@ def test_every_http_write_appends_to_the_change_log(tmp_path) -> None:
         ("update", f"{PUMPS}/LOGGED", PUMPS_ADMIN),
         ("delete", f"{PUMPS}/LOGGED", PUMPS_ADMIN),
     ]
+
+
+@pytest.mark.parametrize("count", [1, 99, 100, 101, 250])
+def test_many_rows_are_stored_and_logged_whole_and_in_order(tmp_path, count: int) -> None:
+    """``put_many`` writes its rows 100 to a statement: every row, on either side of a
+    statement's end, lands once in the table and once in the log, in order; rows already
+    there are replaced."""
+
+    def rec(i: int, text: str) -> StoredRecord:
+        return StoredRecord(f"88/R-{i}", (HandleValue(1, "URL", f"{text}-{i}".encode()),))
+
+    async def run() -> None:
+        store = SQLiteStore(tmp_path / "s.sqlite3")
+        await store.open()
+        try:
+            await store.write(
+                lambda txn: txn.put_many([(f"88/R-{i}", rec(i, "a"), "88", True) for i in range(3)])
+            )
+            await store.write(
+                lambda txn: txn.put_many(
+                    [(f"88/R-{i}", rec(i, "b"), "88", i >= 3) for i in range(count)]
+                )
+            )
+            keys = [f"88/R-{i}" for i in range(count + 3)]
+            stored = await store.read(lambda txn: txn.get_many(keys))
+            assert sorted(stored) == sorted(keys[: max(count, 3)])
+            for i in range(count):
+                assert stored[f"88/R-{i}"].values[0].data == f"b-{i}".encode()
+            changes = await store.changes_since(3)
+            assert [(c.op, c.key) for c in changes] == [
+                ("create" if i >= 3 else "update", f"88/R-{i}") for i in range(count)
+            ]
+        finally:
+            await store.close()
+
+    asyncio.run(run())
