@@ -1,18 +1,18 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
-"""Reading an import row's cells into values, compiled twin of ``resolver/cells_py.py``
-(see its docstring).
+"""Reading a bulk write's values, compiled twin of ``resolver/cells_py.py`` (see its
+docstring).
 
-The common group (an index of ASCII digits, a short type of printable ASCII, text data) is
-checked and built here in C; any other group goes through the twin's own
-:func:`resolver.json_values.value_from_text`, so odd input is accepted, refused and worded
-exactly as there.
+The common value (an index of ASCII digits or a JSON integer, a short type of printable
+ASCII, text data, nothing else) is checked and built here in C; any other goes through the
+twin's own :func:`resolver.json_values.value_from_text` or ``value_from_json``, so odd input
+is accepted, refused and worded exactly as there.
 """
 
 from cpython.bytes cimport PyBytes_GET_SIZE
 from cpython.unicode cimport PyUnicode_AsUTF8String
 
 from resolver.errors import ProtocolError
-from resolver.json_values import MAX_TYPE_LENGTH, value_from_text
+from resolver.json_values import MAX_TYPE_LENGTH, value_from_json, value_from_text
 from resolver.values import DEFAULT_PERMISSIONS, DEFAULT_TTL, TTL_RELATIVE, HandleValue
 
 cdef object _tuple_new = tuple.__new__
@@ -67,8 +67,11 @@ def values_from_cells(list cells, Py_ssize_t max_data_bytes):
         if number < 0 or type(vtype) is not str or not _plain_type(vtype) or type(data) is not str:
             out.append(value_from_text(index, vtype, data, max_data_bytes=max_data_bytes))
             continue
-        raw = PyUnicode_AsUTF8String(data)
-        if PyBytes_GET_SIZE(raw) > max_data_bytes:
+        try:
+            raw = PyUnicode_AsUTF8String(data)
+        except UnicodeEncodeError:  # a lone surrogate: the twin's words for it
+            raw = None
+        if raw is None or PyBytes_GET_SIZE(raw) > max_data_bytes:
             out.append(value_from_text(index, vtype, data, max_data_bytes=max_data_bytes))
             continue
         out.append(
@@ -77,4 +80,34 @@ def values_from_cells(list cells, Py_ssize_t max_data_bytes):
                 (number, vtype, raw, _TTL, _TTL_TYPE, 0, _PERMISSIONS, _NO_REFERENCES),
             )
         )
+    return tuple(out)
+
+
+def values_from_json(list raw, Py_ssize_t max_data_bytes):
+    cdef list out = []
+    cdef dict value
+    for obj in raw:
+        if type(obj) is dict and len(<dict>obj) == 3:
+            value = <dict>obj
+            index, vtype, data = value.get("index"), value.get("type"), value.get("data")
+            if (
+                type(index) is int
+                and 0 < index <= 0x7FFFFFFF
+                and type(vtype) is str
+                and _plain_type(vtype)
+                and type(data) is str
+            ):
+                try:
+                    encoded = PyUnicode_AsUTF8String(data)
+                except UnicodeEncodeError:  # a lone surrogate: the twin's words for it
+                    encoded = None
+                if encoded is not None and PyBytes_GET_SIZE(encoded) <= max_data_bytes:
+                    out.append(
+                        _tuple_new(
+                            HandleValue,
+                            (index, vtype, encoded, _TTL, _TTL_TYPE, 0, _PERMISSIONS, _NO_REFERENCES),
+                        )
+                    )
+                    continue
+        out.append(value_from_json(obj, max_data_bytes=max_data_bytes))
     return tuple(out)

@@ -26,9 +26,9 @@ from enum import StrEnum
 from typing import Any, Literal, NamedTuple, Protocol, cast
 
 from registry.storage.base import ReadTxn, StoredRecord, WriteTxn
+from resolver.cells import values_from_json
 from resolver.errors import ProtocolError, TieridError
 from resolver.handle import normalise
-from resolver.json_values import value_from_json
 from resolver.message import Identity
 from resolver.values import HandleValue
 
@@ -197,7 +197,7 @@ def item_from_json(obj: Any, op: Op, max_data_bytes: int) -> BatchItem:
             raise ProtocolError("a delete item takes no values")
         if not isinstance(raw, list):
             raise ProtocolError('"values" must be a list of values')
-        values = tuple(value_from_json(v, max_data_bytes=max_data_bytes) for v in raw)
+        values = values_from_json(raw, max_data_bytes)
     except TieridError as err:
         return BatchItem(op, shown, error=err)
     return BatchItem(op, handle, values)

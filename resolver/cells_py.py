@@ -1,17 +1,21 @@
-"""Reading an import row's cells into values: pure-Python twin of ``ext/_cells.pyx``.
+"""Reading a bulk write's values: pure-Python twin of ``ext/_cells.pyx``.
 
-A CSV row is ``handle`` then ``index,type,data`` groups of strings; each group is the value
-:func:`resolver.json_values.value_from_text` makes of it (string data, the default TTL and
-permissions), and a group of three empty cells is padding (spreadsheets pad rows). A bulk
-import reads millions of rows, which is why a compiled twin exists.
+- A CSV row is ``handle`` then ``index,type,data`` groups of strings; each group is the
+  value :func:`resolver.json_values.value_from_text` makes of it (string data, the default
+  TTL and permissions), and a group of three empty cells is padding (spreadsheets pad rows).
+- A JSON item's ``values`` (a JSON Lines import, ``POST /api/batch``) are each what
+  :func:`resolver.json_values.value_from_json` makes of them.
+
+A bulk import reads millions of rows, which is why a compiled twin exists.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from resolver.errors import ProtocolError
-from resolver.json_values import value_from_text
+from resolver.json_values import value_from_json, value_from_text
 from resolver.values import HandleValue
 
 
@@ -30,3 +34,11 @@ def values_from_cells(cells: Sequence[str], max_data_bytes: int) -> tuple[Handle
             if cells[n] or cells[n + 1] or cells[n + 2]
         ]
     )
+
+
+def values_from_json(raw: list[Any], max_data_bytes: int) -> tuple[HandleValue, ...]:
+    """The values of a JSON list, in its order.
+
+    :raises InvalidValue: a value is not valid (the first such value).
+    """
+    return tuple([value_from_json(v, max_data_bytes=max_data_bytes) for v in raw])

@@ -81,16 +81,29 @@ def data_to_json(value_type: str, data: bytes) -> dict[str, Any]:
     return {"format": "string", "value": data.decode("utf-8")}
 
 
+def utf8(text: str, what: str) -> bytes:
+    """``text`` in UTF-8. JSON can escape a lone surrogate (``"\\ud800"``), which no
+    encoding can carry.
+
+    :raises InvalidValue: naming ``what``.
+    """
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = ord(text[exc.start])
+        raise InvalidValue(f"{what} holds a lone surrogate (U+{bad:04X}), not Unicode") from exc
+
+
 def data_from_json(obj: Any) -> bytes:
     if isinstance(obj, str):
-        return obj.encode("utf-8")
+        return utf8(obj, "data")
     if not isinstance(obj, dict) or "format" not in obj:
         raise InvalidValue("data must be a string or {format, value}")
     fmt, val = obj["format"], obj.get("value")
     if fmt == "string":
         if not isinstance(val, str):
             raise InvalidValue("string data must have a string value")
-        return val.encode("utf-8")
+        return utf8(val, "data")
     if fmt == "base64":
         return unb64(val, "base64 data")
     if fmt == "hex":
@@ -103,7 +116,11 @@ def data_from_json(obj: Any) -> bytes:
     if fmt == "key":
         return pubkey_from_jwk(val)
     if fmt in _STRUCTURED:
-        return _STRUCTURED[fmt].from_json(val).to_wire()
+        structured = _STRUCTURED[fmt].from_json(val)
+        try:
+            return structured.to_wire()
+        except UnicodeEncodeError as exc:
+            raise InvalidValue(f"{fmt} data holds a lone surrogate, not Unicode") from exc
     raise InvalidValue(f"unknown data format {fmt!r}")
 
 
@@ -168,7 +185,11 @@ def check_type(index: int, vtype: Any) -> None:
     :raises InvalidValue: empty, longer than :data:`MAX_TYPE_LENGTH` bytes, not a string, or
         holding a control character.
     """
-    if not isinstance(vtype, str) or not vtype or len(vtype.encode()) > MAX_TYPE_LENGTH:
+    if (
+        not isinstance(vtype, str)
+        or not vtype
+        or len(utf8(vtype, f"value {index}: type")) > MAX_TYPE_LENGTH
+    ):
         raise InvalidValue(f"value {index}: type must be a string of 1 to {MAX_TYPE_LENGTH} bytes")
     if _CONTROL_CHARS.search(vtype):
         raise InvalidValue(f"value {index}: type contains a control character")
@@ -183,9 +204,15 @@ def _index_from(obj: Any) -> int:
     return obj
 
 
-def _check_size(index: int, data: bytes, max_data_bytes: int) -> None:
+def _data(index: int, vtype: str, obj: Any, max_data_bytes: int) -> bytes:
+    """A value's data from its JSON form, at most ``max_data_bytes``."""
+    try:
+        data = data_from_json(obj)
+    except InvalidValue as exc:
+        raise InvalidValue(f"value {index} ({vtype}): {exc.message}") from exc
     if len(data) > max_data_bytes:
         raise InvalidValue(f"value {index}: data is {len(data)} bytes, more than {max_data_bytes}")
+    return data
 
 
 def value_from_text(index: str, vtype: str, data: str, *, max_data_bytes: int) -> hv.HandleValue:
@@ -198,9 +225,7 @@ def value_from_text(index: str, vtype: str, data: str, *, max_data_bytes: int) -
     """
     number = _index_from(index)
     check_type(number, vtype)
-    raw = data.encode("utf-8")
-    _check_size(number, raw, max_data_bytes)
-    return hv.HandleValue(number, vtype, raw)
+    return hv.HandleValue(number, vtype, _data(number, vtype, data, max_data_bytes))
 
 
 def value_from_json(
@@ -218,11 +243,7 @@ def value_from_json(
     check_type(index, vtype)
     if "data" not in obj:
         raise InvalidValue(f"value {index}: missing data")
-    try:
-        data = data_from_json(obj["data"])
-    except InvalidValue as exc:
-        raise InvalidValue(f"value {index} ({vtype}): {exc.message}") from exc
-    _check_size(index, data, max_data_bytes)
+    data = _data(index, vtype, obj["data"], max_data_bytes)
     ttl, ttl_type = _ttl_from_json(obj.get("ttl"))
     perms = hv.DEFAULT_PERMISSIONS  # "1110", not parsed again for every value of a bulk import
     if "permissions" in obj:
@@ -237,6 +258,7 @@ def value_from_json(
         ref_index = ref.get("index", 0)
         if isinstance(ref_index, bool) or not isinstance(ref_index, int) or ref_index < 0:
             raise InvalidValue(f"value {index}: reference index must be a non-negative integer")
+        utf8(ref["handle"], f"value {index}: reference")
         references.append((ref["handle"], ref_index))
     timestamp = 0
     if keep_timestamp and isinstance(obj.get("timestamp"), str):

@@ -50,6 +50,10 @@ def test_groups_become_values_and_padding_is_skipped(cells_impl) -> None:
         (["h", "1", "U\tRL", "x"], "value 1: type contains a control character"),
         (["h", "1", "URL", "x" * 33], "value 1: data is 33 bytes, more than 32"),
         (["h", "1", "URL", "é" * 17], "value 1: data is 34 bytes, more than 32"),
+        (
+            ["h", "1", "URL", "a\ud800"],
+            "value 1 (URL): data holds a lone surrogate (U+D800), not Unicode",
+        ),
     ],
 )
 def test_bad_groups_are_refused_with_the_same_words(cells_impl, row, message: str) -> None:
@@ -63,11 +67,13 @@ INDEXES = st.one_of(
     st.sampled_from(["１", "1.0", "-1", "+1", "1_0", "", "99999999999"]),
     st.text(max_size=6),
 )
+#: text as JSON decodes it: any code point, lone surrogates included
+TEXT = st.text(st.characters(codec=None, exclude_categories=()), max_size=40)
 TYPES = st.one_of(
     st.sampled_from(["URL", "", "X" * 128, "X" * 129, "MO\tDEL", "\x7f", "型号", "é" * 64]),
     st.text(max_size=8),
 )
-GROUPS = st.lists(st.tuples(INDEXES, TYPES, st.text(max_size=40)), max_size=4)
+GROUPS = st.lists(st.tuples(INDEXES, TYPES, TEXT), max_size=4)
 
 
 @settings(max_examples=500, deadline=None)
@@ -90,3 +96,45 @@ def test_twins_agree_on_any_row(groups, extra: int) -> None:
     c = importlib.import_module("resolver._cells")
     py = importlib.import_module("resolver.cells_py")
     assert _outcome(c.values_from_cells, row, MAX) == _outcome(py.values_from_cells, row, MAX)
+
+
+JSON_VALUES = st.one_of(
+    st.fixed_dictionaries(  # the shape the compiled twin builds itself
+        {
+            "index": st.one_of(st.integers(-2, 2**31 + 1), st.booleans(), INDEXES),
+            "type": TYPES,
+            "data": st.one_of(TEXT, st.just({"format": "string", "value": "x"})),
+        }
+    ),
+    st.fixed_dictionaries(
+        {"index": st.integers(1, 3000), "type": TYPES, "data": TEXT},
+        optional={
+            "ttl": st.one_of(st.integers(-1, 90000), st.just("2030-01-01T00:00:00Z")),
+            "permissions": st.sampled_from(["1110", "1111", "12", "*"]),
+            "references": st.just([{"handle": "88/x", "index": 1}]),
+            "timestamp": st.just("2020-01-01T00:00:00Z"),
+        },
+    ),
+    st.sampled_from([None, [], "x", {"index": 1, "type": "URL"}]),
+)
+
+
+def test_json_values_become_values(cells_impl) -> None:
+    raw = [
+        {"type": "URL", "index": 1, "data": "https://x.cn/p/1"},
+        {"index": 2000, "type": "MODEL", "data": "CP-200", "ttl": 60},
+    ]
+    assert cells_impl.values_from_json(raw, MAX) == (
+        HandleValue(1, "URL", b"https://x.cn/p/1"),
+        HandleValue(2000, "MODEL", b"CP-200", ttl=60),
+    )
+    assert cells_impl.values_from_json([], MAX) == ()
+
+
+@pytest.mark.skipif(_compat.NO_EXTENSIONS, reason="compiled twin disabled")
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(JSON_VALUES, max_size=4))
+def test_twins_agree_on_any_json_values(raw) -> None:
+    c = importlib.import_module("resolver._cells")
+    py = importlib.import_module("resolver.cells_py")
+    assert _outcome(c.values_from_json, raw, MAX) == _outcome(py.values_from_json, raw, MAX)

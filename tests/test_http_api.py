@@ -310,6 +310,14 @@ def test_hostile_numbers_and_nesting_are_clear_errors(
             202,
         ),
         (dict(data="[" * 50_000, headers={"Content-Type": "application/json"}), 400, 4),
+        (  # valid JSON holding a lone surrogate, which no store can encode
+            dict(
+                data='[{"index": 1, "type": "URL", "data": "x\\ud800"}]',
+                headers={"Content-Type": "application/json"},
+            ),
+            400,
+            202,
+        ),
     ]
     for kwargs, status, rc in cases:
         r = pumps.put(url, **kwargs)

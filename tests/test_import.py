@@ -217,17 +217,24 @@ def test_malformed_json_lines_are_rejected_with_their_reason(tmp_path: Path) -> 
                 json.dumps({"handle": f"{PUMPS}/J2", "values": {}}).encode(),
                 json.dumps({"handle": f"{PUMPS}/J3", "values": [{"index": 0}]}).encode(),
                 b"\xff",
+                # valid JSON, but a lone surrogate no encoding can store
+                b'{"handle": "88.118.8/J4", "values": [{"index": 1, "type": "URL", '
+                b'"data": "https://j/\\ud800"}]}',
             ]
         )
         + b"\n"
     )
     out = run_import(source, "--store", str(store)).stdout
-    assert "7 rows: 1 created, 0 replaced, 0 skipped (unchanged), 6 rejected" in out
+    assert "8 rows: 1 created, 0 replaced, 0 skipped (unchanged), 7 rejected" in out
     got = [(int(line[0]), line[2], line[4]) for line in results(source)]
-    assert [g[:2] for g in got] == [(1, "created"), *((n, "rejected") for n in (2, 3, 4, 6, 7, 8))]
+    assert [g[:2] for g in got] == [
+        (1, "created"),
+        *((n, "rejected") for n in (2, 3, 4, 6, 7, 8, 9)),
+    ]
     assert "not valid JSON" in got[1][2] and "JSON object" in got[2][2]
     assert '"handle"' in got[3][2] and '"values" must be a list' in got[4][2]
     assert "value index must be" in got[5][2] and "not valid JSON" in got[6][2]
+    assert "lone surrogate (U+D800)" in got[7][2]
     assert list(records(store)) == [f"{PUMPS}/J1"]
 
 

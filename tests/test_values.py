@@ -146,6 +146,20 @@ def test_vlist_round_trip() -> None:
             "server",
         ),
         ({"index": 1, "type": "X", "data": "x" * 2000}, "more than"),
+        ({"index": 1, "type": "URL", "data": "a\ud800"}, "lone surrogate (U+D800)"),
+        ({"index": 1, "type": "U\udc00", "data": "x"}, "type holds a lone surrogate"),
+        (
+            {"index": 1, "type": "URL", "data": "x", "references": [{"handle": "\ud800"}]},
+            "reference holds a lone surrogate",
+        ),
+        (
+            {
+                "index": 1,
+                "type": "HS_VLIST",
+                "data": {"format": "vlist", "value": [{"handle": "\ud800", "index": 1}]},
+            },
+            "lone surrogate",
+        ),
         ("not an object", "JSON object"),
     ],
 )
