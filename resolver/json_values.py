@@ -94,6 +94,30 @@ def utf8(text: str, what: str) -> bytes:
         raise InvalidValue(f"{what} holds a lone surrogate (U+{bad:04X}), not Unicode") from exc
 
 
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def check_unicode(raw: bytes, obj: Any) -> None:
+    """Refuse a decoded JSON document whose text (``raw``) escaped a lone surrogate
+    somewhere: Python decodes it into a string that nothing can encode again. Only a text
+    holding a surrogate escape at all (pairs are how ASCII-only JSON writes emoji) is walked.
+
+    :raises InvalidValue: naming the first such string.
+    """
+    if not _SURROGATE_ESCAPE.search(raw):
+        return
+    stack = [obj]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            utf8(item, "the request body")
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
 def data_from_json(obj: Any) -> bytes:
     if isinstance(obj, str):
         return utf8(obj, "data")

@@ -174,6 +174,9 @@ def test_login_plain_and_cipher(node: NodeProcess) -> None:
     assert wrong.keys() == fixture("token_error.json").keys()
     assert (wrong["status"], wrong["data"]) == (-2, None)
     assert _token(node, username="admin", password="******")["status"] == -2
+    # a lone surrogate (valid JSON, no Unicode): a clear refusal, not a server error
+    refused = _token(node, username=PUMPS_ADMIN, password="pump-\ud800")
+    assert refused["status"] == -2 and "lone surrogate" in refused["message"]
 
     today = datetime.now(UTC).strftime("%Y-%m-%d")
     cipher = _token(

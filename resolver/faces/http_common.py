@@ -33,6 +33,7 @@ from resolver.errors import (
     to_json,
 )
 from resolver.handle import strip_scheme
+from resolver.json_values import check_unicode
 from resolver.message import Credentials, Identity
 from resolver.numbers import is_decimal
 from resolver.ratelimit import RateLimiter
@@ -163,6 +164,7 @@ async def json_body(request: web.Request) -> Any:
     :raises UnsupportedMediaType: unless ``Content-Type: application/json``.
     :raises BodyTooLarge: over the configured limit.
     :raises ProtocolError: if it is not valid JSON.
+    :raises InvalidValue: if a string in it is not Unicode (an escaped lone surrogate).
     """
     if request.content_type != "application/json":
         raise UnsupportedMediaType(
@@ -173,11 +175,13 @@ async def json_body(request: web.Request) -> Any:
     except web.HTTPRequestEntityTooLarge as exc:
         raise BodyTooLarge(f"request body exceeds {request.app._client_max_size} bytes") from exc
     try:
-        return json.loads(raw)
+        body = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ProtocolError(f"request body is not valid JSON: {exc}") from exc
     except RecursionError as exc:
         raise ProtocolError("request body is nested too deeply") from exc
+    check_unicode(raw, body)
+    return body
 
 
 def error_response(err: TieridError, request: web.Request) -> web.Response:
