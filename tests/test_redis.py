@@ -205,7 +205,13 @@ def test_worker_processes_share_one_port_and_the_redis_cache(
 
         eventually(both_listening, seconds=10)
         shared.put("88.118.8/WORKERS", "https://pumps.example/workers")
-        for _ in range(20):
+        with requests.Session() as s:
+            assert s.get(workers.api("88.118.8/WORKERS")).status_code == 200
+        # the answer is stored in Redis after it is sent (fire and forget): a lookup on the
+        # other process racing that write would ask upstream too, as it may
+        client = redis.Redis(port=shared.redis.port)
+        eventually(lambda: client.exists(f"t{shared.redis.port}:a:88.118.8/WORKERS") == 1, 3)
+        for _ in range(19):
             with requests.Session() as s:  # a new connection each time
                 assert s.get(workers.api("88.118.8/WORKERS")).status_code == 200
         seen: dict[int, dict] = {}

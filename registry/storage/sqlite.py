@@ -101,6 +101,25 @@ def _insert_many(conn: sqlite3.Connection, head: str, tail: str, rows: Sequence[
         )
 
 
+#: how long a new store waits for another process switching the same file to WAL
+WAL_SWITCH_WAIT_S = 30.0
+
+
+def _switch_to_wal(conn: sqlite3.Connection) -> None:
+    """``PRAGMA journal_mode = WAL``, waiting for another process doing the same: two HTTP
+    workers opening a new store at once saw "database is locked" at once, the busy timeout
+    not applied to the switch."""
+    deadline = time.monotonic() + WAL_SWITCH_WAIT_S
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 class _Reader:
     """ReadTxn over one connection."""
 
@@ -333,7 +352,7 @@ class SQLiteStore:
 
     def _open_writer(self) -> sqlite3.Connection:
         conn = self._connect()
-        conn.execute("PRAGMA journal_mode = WAL")
+        _switch_to_wal(conn)
         conn.execute("PRAGMA synchronous = FULL")
         conn.executescript(SCHEMA)
         return conn
