@@ -11,6 +11,8 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from libc.string cimport memcpy
 from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 
+from resolver.answer_index import AnswerIndex
+
 REUSE_SECONDS = 1.0
 cdef int _NO_EDNS_LIMIT = 512
 
@@ -73,23 +75,25 @@ cdef class _Stored:
     cdef str handle_key
 
 
+def _handle_key_of(_Stored entry):
+    return entry.handle_key
+
+
 cdef class HotAnswers:
     """Stored answers by question key, bounded by count (oldest first out)."""
 
-    cdef public Py_ssize_t max_entries
     cdef public int max_udp
     cdef public object clock
     cdef public long hits
-    cdef dict _entries
-    cdef dict _keys_by_handle
+    cdef object _index
+    cdef dict _entries  # the index's own dict, read directly on the hot path
 
     def __init__(self, Py_ssize_t max_entries, int max_udp, clock=None):
-        self.max_entries = max_entries
         self.max_udp = max_udp
         self.clock = clock
         self.hits = 0
-        self._entries = {}
-        self._keys_by_handle = {}
+        self._index = AnswerIndex(max_entries, _handle_key_of)
+        self._entries = self._index.entries
 
     def __len__(self):
         return len(self._entries)
@@ -110,7 +114,7 @@ cdef class HotAnswers:
             return None
         entry = <_Stored> found
         if entry.until <= self._now():
-            self._forget(key, entry.handle_key)
+            self._index.forget(key)
             return None
         cdef const char *src = PyBytes_AS_STRING(data)
         cdef bytes head = entry.head_rd1 if src[2] & 1 else entry.head_rd0
@@ -132,13 +136,10 @@ cdef class HotAnswers:
         cdef Py_ssize_t qend = 0
         cdef int limit = 0
         key = _question_key(query, self.max_udp, &qend, &limit)
-        if key is None or ttl <= 0 or self.max_entries == 0:
+        if key is None or ttl <= 0 or self._index.max_entries == 0:
             return
         if response[12:qend].lower() != query[12:qend].lower():
             return
-        if key not in self._entries and len(self._entries) >= self.max_entries:
-            oldest = next(iter(self._entries))
-            self._forget(oldest, (<_Stored> self._entries[oldest]).handle_key)
         cdef int flags = response[2] & 0xFE
         head = response[3:12]
         cdef _Stored entry = _Stored()
@@ -147,22 +148,8 @@ cdef class HotAnswers:
         entry.head_rd1 = bytes((flags | 1,)) + head
         entry.rest = response[qend:]
         entry.handle_key = handle_key
-        self._entries[key] = entry
-        self._keys_by_handle.setdefault(handle_key, set()).add(key)
+        self._index.put(key, entry, handle_key)
 
     def drop(self, handle_key):
         """Forget the answers built from one cache key (None: all of them)."""
-        if handle_key is None:
-            self._entries.clear()
-            self._keys_by_handle.clear()
-            return
-        for key in self._keys_by_handle.pop(handle_key, ()):
-            self._entries.pop(key, None)
-
-    cdef _forget(self, key, str handle_key):
-        self._entries.pop(key, None)
-        keys = self._keys_by_handle.get(handle_key)
-        if keys is not None:
-            keys.discard(key)
-            if not keys:
-                del self._keys_by_handle[handle_key]
+        self._index.drop(handle_key)

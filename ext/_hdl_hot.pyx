@@ -7,10 +7,13 @@ one allocation; the dict of entries and the per-cache-key index are the twin's.
 """
 
 import hashlib
+from operator import itemgetter
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from libc.string cimport memcpy, memset
 from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
+
+from resolver.answer_index import AnswerIndex
 
 REUSE_SECONDS = 1.0
 UDP_PACKET_SIZE = 512
@@ -82,19 +85,17 @@ def reply_version(bytes raw):
 cdef class HotAnswers:
     """Stored answers by request body, bounded by count (oldest first out)."""
 
-    cdef public Py_ssize_t max_entries
     cdef public object clock
     cdef public long long hits
     cdef unsigned int _serial
-    cdef dict _entries
-    cdef dict _keys_by_handle
+    cdef object _index
+    cdef dict _entries  # the index's own dict, read directly on the hot path
 
     def __init__(self, Py_ssize_t max_entries, int site_serial=0xFFFF, clock=None):
-        self.max_entries = max_entries
         self._serial = site_serial
         self.clock = clock
-        self._entries = {}
-        self._keys_by_handle = {}
+        self._index = AnswerIndex(max_entries, itemgetter(-1))
+        self._entries = self._index.entries
         self.hits = 0
 
     def __len__(self):
@@ -113,7 +114,7 @@ cdef class HotAnswers:
         if entry is None:
             return None
         if <double> entry[0] <= self._now():
-            self._forget(key, entry[2])
+            self._index.forget(key)
             return None
         cdef const unsigned char *p = <const unsigned char *> PyBytes_AS_STRING(raw)
         cdef int minor = _reply_minor(p)
@@ -160,30 +161,10 @@ cdef class HotAnswers:
     def store(self, bytes raw, bytes body, str handle_key, double ttl):
         """Keep ``body`` (the response body the full path encoded for ``raw``) for reuse."""
         key = request_key(raw)
-        if key is None or ttl <= 0 or self.max_entries == 0:
+        if key is None or ttl <= 0 or self._index.max_entries == 0:
             return
-        if key not in self._entries and len(self._entries) >= self.max_entries:
-            oldest = next(iter(self._entries))
-            self._forget(oldest, self._entries[oldest][2])
-        self._entries[key] = (self._now() + min(REUSE_SECONDS, ttl), body, handle_key)
-        keys = self._keys_by_handle.get(handle_key)
-        if keys is None:
-            keys = self._keys_by_handle[handle_key] = set()
-        keys.add(key)
+        self._index.put(key, (self._now() + min(REUSE_SECONDS, ttl), body, handle_key), handle_key)
 
     def drop(self, handle_key):
         """Forget the answers built from one cache key (None: all of them)."""
-        if handle_key is None:
-            self._entries.clear()
-            self._keys_by_handle.clear()
-            return
-        for key in self._keys_by_handle.pop(handle_key, ()):
-            self._entries.pop(key, None)
-
-    cdef _forget(self, key, handle_key):
-        self._entries.pop(key, None)
-        keys = self._keys_by_handle.get(handle_key)
-        if keys is not None:
-            keys.discard(key)
-            if not keys:
-                del self._keys_by_handle[handle_key]
+        self._index.drop(handle_key)

@@ -20,6 +20,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from operator import itemgetter
+
+from resolver.answer_index import AnswerIndex
 
 #: how long a stored answer is reused before it is built again with fresh TTLs
 REUSE_SECONDS = 1.0
@@ -65,16 +68,15 @@ class HotAnswers:
         self, max_entries: int, max_udp: int, clock: Callable[[], float] | None = None
     ) -> None:
         """``clock`` (for tests) defaults to the monotonic clock."""
-        self.max_entries = max_entries
         self.max_udp = max_udp
         self.clock = clock or time.monotonic
         #: key -> (reuse until, head with RD clear, head with RD set, rest, cache key)
-        self._entries: dict[bytes, tuple[float, bytes, bytes, bytes, str]] = {}
-        self._keys_by_handle: dict[str, set[bytes]] = {}
+        self._index = AnswerIndex(max_entries, itemgetter(-1))
+        self._entries: dict[bytes, tuple[float, bytes, bytes, bytes, str]] = self._index.entries
         self.hits = 0
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._index)
 
     def answer(self, data: bytes, *, tcp: bool = False) -> bytes | None:
         """The stored answer to this query, ready to send, or None."""
@@ -86,7 +88,7 @@ class HotAnswers:
         if entry is None:
             return None
         if entry[0] <= self.clock():
-            self._forget(key, entry[4])
+            self._index.forget(key)
             return None
         out = data[:2] + entry[1 + (data[2] & 1)] + data[12:qend] + entry[3]
         if not tcp and len(out) > limit:
@@ -97,38 +99,22 @@ class HotAnswers:
     def store(self, query: bytes, response: bytes, handle_key: str, ttl: float) -> None:
         """Keep ``response`` (built by the full path for ``query``) for reuse."""
         parsed = question_key(query, self.max_udp)
-        if parsed is None or ttl <= 0 or self.max_entries == 0:
+        if parsed is None or ttl <= 0 or self._index.max_entries == 0:
             return
         key, qend, _ = parsed
         if response[12:qend].lower() != query[12:qend].lower():
             return
-        if key not in self._entries and len(self._entries) >= self.max_entries:
-            oldest = next(iter(self._entries))
-            self._forget(oldest, self._entries[oldest][4])
         flags = response[2] & 0xFE
         head = response[3:12]
-        self._entries[key] = (
+        entry = (
             self.clock() + min(REUSE_SECONDS, ttl),
             bytes((flags,)) + head,
             bytes((flags | 1,)) + head,
             response[qend:],
             handle_key,
         )
-        self._keys_by_handle.setdefault(handle_key, set()).add(key)
+        self._index.put(key, entry, handle_key)
 
     def drop(self, handle_key: str | None) -> None:
         """Forget the answers built from one cache key (None: all of them)."""
-        if handle_key is None:
-            self._entries.clear()
-            self._keys_by_handle.clear()
-            return
-        for key in self._keys_by_handle.pop(handle_key, ()):
-            self._entries.pop(key, None)
-
-    def _forget(self, key: bytes, handle_key: str) -> None:
-        self._entries.pop(key, None)
-        keys = self._keys_by_handle.get(handle_key)
-        if keys is not None:
-            keys.discard(key)
-            if not keys:
-                del self._keys_by_handle[handle_key]
+        self._index.drop(handle_key)

@@ -23,6 +23,9 @@ import hashlib
 import struct
 import time
 from collections.abc import Callable
+from operator import itemgetter
+
+from resolver.answer_index import AnswerIndex
 
 #: how long a stored answer is reused before it is built again with fresh TTLs
 REUSE_SECONDS = 1.0
@@ -68,16 +71,15 @@ class HotAnswers:
     ) -> None:
         """``site_serial`` is what the full path writes in answers' headers; ``clock``
         (for tests) defaults to the monotonic clock."""
-        self.max_entries = max_entries
         self.serial = struct.pack(">H", site_serial)
         self.clock = clock or time.monotonic
         #: key -> (reuse until, response body, cache key)
-        self._entries: dict[bytes, tuple[float, bytes, str]] = {}
-        self._keys_by_handle: dict[str, set[bytes]] = {}
+        self._index = AnswerIndex(max_entries, itemgetter(-1))
+        self._entries: dict[bytes, tuple[float, bytes, str]] = self._index.entries
         self.hits = 0
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._index)
 
     def answer(self, raw: bytes, *, udp: bool = True) -> bytes | None:
         """The stored answer to this request, ready to send, or None."""
@@ -88,7 +90,7 @@ class HotAnswers:
         if entry is None:
             return None
         if entry[0] <= self.clock():
-            self._forget(key, entry[2])
+            self._index.forget(key)
             return None
         version = reply_version(raw)
         if version is None:
@@ -128,27 +130,10 @@ class HotAnswers:
     def store(self, raw: bytes, body: bytes, handle_key: str, ttl: float) -> None:
         """Keep ``body`` (the response body the full path encoded for ``raw``) for reuse."""
         key = request_key(raw)
-        if key is None or ttl <= 0 or self.max_entries == 0:
+        if key is None or ttl <= 0 or self._index.max_entries == 0:
             return
-        if key not in self._entries and len(self._entries) >= self.max_entries:
-            oldest = next(iter(self._entries))
-            self._forget(oldest, self._entries[oldest][2])
-        self._entries[key] = (self.clock() + min(REUSE_SECONDS, ttl), body, handle_key)
-        self._keys_by_handle.setdefault(handle_key, set()).add(key)
+        self._index.put(key, (self.clock() + min(REUSE_SECONDS, ttl), body, handle_key), handle_key)
 
     def drop(self, handle_key: str | None) -> None:
         """Forget the answers built from one cache key (None: all of them)."""
-        if handle_key is None:
-            self._entries.clear()
-            self._keys_by_handle.clear()
-            return
-        for key in self._keys_by_handle.pop(handle_key, ()):
-            self._entries.pop(key, None)
-
-    def _forget(self, key: bytes, handle_key: str) -> None:
-        self._entries.pop(key, None)
-        keys = self._keys_by_handle.get(handle_key)
-        if keys is not None:
-            keys.discard(key)
-            if not keys:
-                del self._keys_by_handle[handle_key]
+        self._index.drop(handle_key)
