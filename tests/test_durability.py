@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import subprocess
+import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -149,3 +152,42 @@ def test_many_rows_are_stored_and_logged_whole_and_in_order(tmp_path, count: int
             await store.close()
 
     asyncio.run(run())
+
+
+OPEN_AT_ONCE = """
+import asyncio, sys, time
+from registry.storage.sqlite import SQLiteStore
+folder, first, rounds = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
+
+async def open_close(path):
+    store = SQLiteStore(path)
+    await store.open()
+    await store.close()
+
+for n in range(rounds):
+    while time.time() < first + n * 0.15:
+        pass
+    try:
+        asyncio.run(open_close(f"{folder}/{n}.sqlite3"))
+    except Exception as exc:
+        print(n, exc)
+"""
+
+
+def test_processes_opening_a_new_store_at_once_all_get_it(tmp_path) -> None:
+    """HTTP workers open the node's store together on first start: each must wait for the
+    others' switch to WAL, not die of "database is locked" (seen before the fix in about
+    one round in five)."""
+    rounds, first = 20, time.time() + 1.5
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", OPEN_AT_ONCE, str(tmp_path), str(first), str(rounds)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    failures = [line for p in procs for line in p.communicate(timeout=60)[0].splitlines()]
+    assert failures == []
+    assert len(list(tmp_path.glob("*.sqlite3"))) == rounds
