@@ -51,7 +51,14 @@ from resolver.errors import (
     ValueAlreadyExists,
     ValuesNotFound,
 )
-from resolver.handle import is_prefix_record, normalise, parent_prefix, parse, prefix_record
+from resolver.handle import (
+    NA_PREFIX,
+    is_prefix_record,
+    normalise,
+    parent_prefix,
+    parse,
+    prefix_record,
+)
 from resolver.hdl_types import ChallengeAnswer
 from resolver.message import Answer, Credentials, Identity, Query
 from resolver.typed_data import AdminPerm as P
@@ -158,16 +165,21 @@ class Authority:
 
     @staticmethod
     def _responsible(txn: ReadTxn, handle: str) -> tuple[str, str]:
+        """``handle``'s prefix and its key, if this node answers for it.
+
+        :raises InvalidHandle, NotResponsible:
+        """
         prefix, suffix = parse(handle)
-        if is_prefix_record(prefix):
+        prefix_key = normalise(prefix)
+        if prefix_key == NA_PREFIX:
             parse(f"{suffix}/x")  # a prefix record names a valid prefix
             candidate: str | None = suffix
             while candidate is not None:
                 if txn.is_homed(normalise(candidate)):
-                    return prefix, suffix
+                    return prefix, prefix_key
                 candidate = parent_prefix(candidate)
-        elif txn.is_homed(normalise(prefix)):
-            return prefix, suffix
+        elif txn.is_homed(prefix_key):
+            return prefix, prefix_key
         raise NotResponsible(f"prefix {prefix} is not homed on this server", handle=handle)
 
     def _require(
@@ -356,11 +368,11 @@ class Authority:
             HandleAlreadyExists, AuthenticationNeeded, InsufficientPermissions:
         """
         self._check_values(handle, values)
-        prefix, _ = self._responsible(txn, handle)
-        key, prefix_key = normalise(handle), normalise(prefix)
+        _, prefix_key = self._responsible(txn, handle)
+        key = normalise(handle)
         existing = txn.get(key)
         self.templates.check(txn, values, existing)
-        add = P.ADD_NA if is_prefix_record(prefix) else P.ADD_HANDLE
+        add = P.ADD_NA if prefix_key == NA_PREFIX else P.ADD_HANDLE
         if existing is None:
             if op == "update":
                 raise HandleNotFound(handle=handle)
@@ -491,7 +503,7 @@ class Authority:
         self._writable()
 
         def run(txn: WriteTxn) -> WriteResult:
-            prefix, _ = self._responsible(txn, handle)
+            _, prefix_key = self._responsible(txn, handle)
             key = normalise(handle)
             existing = txn.get(key)
             if existing is None:
@@ -499,7 +511,7 @@ class Authority:
             values, fresh = change(txn, existing)
             self.templates.check(txn, values, existing)
             record = StoredRecord(existing.handle, tuple(values))
-            txn.put(key, record, normalise(prefix), created=False)
+            txn.put(key, record, prefix_key, created=False)
             return WriteResult(existing.handle, fresh)
 
         run = self._metered(identity, handle, run)

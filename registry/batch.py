@@ -203,10 +203,11 @@ def item_from_json(obj: Any, op: Op, max_data_bytes: int) -> BatchItem:
     return BatchItem(op, handle, values)
 
 
-class _Snapshot:
+class Snapshot:
     """The read view a batch is planned on: each record and homed prefix is read from the
     store once, so items share their governing prefix record. Sound because nothing is
-    written until every item has been planned."""
+    written until every item has been planned. It remembers every key it was asked about
+    (``keys_read``): a plan made on it stays valid while none of those keys changes."""
 
     def __init__(self, txn: ReadTxn) -> None:
         self._txn = txn
@@ -227,8 +228,10 @@ class _Snapshot:
             self._homed[prefix_key] = self._txn.is_homed(prefix_key)
         return self._homed[prefix_key]
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._txn, name)
+    def keys_read(self) -> set[str]:
+        """The record keys and prefix keys the plans looked at (the change log names a
+        homed prefix by its key, a record by its own)."""
+        return {*self._records, *self._homed}
 
 
 def _plan(
@@ -249,19 +252,16 @@ def _plan(
     return planner.plan_put(view, item.handle, item.values, identity, op=item.op, idempotent=True)
 
 
-def run_batch(
+def plan_batch(
     planner: Planner,
-    txn: WriteTxn,
+    snapshot: Snapshot,
     items: Sequence[BatchItem],
     identity: Identity | None,
     *,
     atomic: bool,
-) -> list[ItemResult]:
-    """Plan every item, then apply the valid ones (all or none when ``atomic``) in ``txn``.
-
-    Errors of single items become their results; any other exception aborts the transaction.
-    """
-    snapshot = _Snapshot(txn)
+) -> tuple[list[ItemResult], list[PlannedWrite]]:
+    """Plan every item on ``snapshot``: a result per item, and the plans to apply (none
+    when ``atomic`` and an item was rejected)."""
     snapshot.prefetch([normalise(i.handle) for i in items if i.error is None])
     view = cast(ReadTxn, snapshot)
     first: dict[str, int] = {}
@@ -278,6 +278,23 @@ def run_batch(
             results.append(ItemResult(item.handle, Outcome.REJECTED, plan))
         else:
             results.append(ItemResult(item.handle, Outcome.ABORTED if abort else plan.outcome))
-    if not abort:
-        apply(txn, [p for p in plans if not isinstance(p, TieridError)])
+    if abort:
+        return results, []
+    return results, [p for p in plans if not isinstance(p, TieridError)]
+
+
+def run_batch(
+    planner: Planner,
+    txn: WriteTxn,
+    items: Sequence[BatchItem],
+    identity: Identity | None,
+    *,
+    atomic: bool,
+) -> list[ItemResult]:
+    """Plan every item, then apply the valid ones (all or none when ``atomic``) in ``txn``.
+
+    Errors of single items become their results; any other exception aborts the transaction.
+    """
+    results, plans = plan_batch(planner, Snapshot(txn), items, identity, atomic=atomic)
+    apply(txn, plans)
     return results

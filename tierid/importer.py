@@ -19,29 +19,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import csv
 import gc
 import hashlib
-import io
 import json
 import os
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from registry.authority import Authority, RecordLimits
 from registry.batch import BatchItem, ItemResult, Op, Outcome, changed_keys, run_batch
 from registry.batch import counts as tally
 from registry.permissions import Authorizer
-from registry.storage.base import Store, WriteTxn
-from resolver.errors import InvalidHandle, error_for
-from resolver.http_client import HandleHttpClient
+from registry.storage.sqlite import SQLiteStore, SQLiteWriter
+from resolver.errors import error_for
 from resolver.json_values import value_to_json
 from resolver.message import Identity
-from resolver.templates import REF_INDEX, reference_values
-from tierid.rows import Row, batches
+from tierid.import_planner import PlannedBatch, apply_packed, planned_batches, still_valid
+from tierid.rows import Counts, Reading, Row, csv_bytes, render_results
+
+if TYPE_CHECKING:
+    from resolver.http_client import HandleHttpClient
 
 RESULT_COLUMNS = ("line", "handle", "result", "code", "reason")
 
@@ -71,6 +71,9 @@ class Checkpoint:
 Record = Callable[[Sequence[ItemResult]], Checkpoint]
 
 
+Progress = Callable[[Checkpoint], None]
+
+
 class Sink(Protocol):
     """Where batches go, and where their checkpoint is kept."""
 
@@ -78,6 +81,10 @@ class Sink(Protocol):
 
     async def write(self, key: str, items: Sequence[BatchItem], record: Record) -> None:
         """Write a batch; ``record`` takes its results and returns the checkpoint to keep."""
+
+    async def write_all(self, job: Import, start: Checkpoint, progress: Progress) -> None:
+        """Write the batches of ``job``'s file from ``start`` on, telling ``progress`` the
+        checkpoint after each (through :meth:`write`, or a way of the sink's own)."""
 
     async def save(self, key: str, checkpoint: Checkpoint) -> None: ...
 
@@ -88,17 +95,23 @@ class StoreSink:
 
     def __init__(
         self,
-        store: Store,
+        store: SQLiteStore,
         limits: RecordLimits,
         actor: str,
         notify: Callable[[list[str]], Awaitable[Any]] | None = None,
+        *,
+        planner: bool = False,
     ) -> None:
         """Whoever may open the store file may write anything in it, so the import runs
         as a server admin named ``actor`` (what the change log records). ``notify`` is told
-        the keys each batch changed, as the node's own writes tell its shared cache."""
+        the keys each batch changed, as the node's own writes tell its shared cache. With
+        ``planner``, a second process reads and plans the batches
+        (:mod:`tierid.import_planner`)."""
         self.store = store
+        self.limits = limits
         self.actor = actor
         self.notify = notify
+        self.planner = planner
         self.identity = Identity(actor, 0)
         self.authority = Authority(store, Authorizer([self.identity]), limits)
 
@@ -107,14 +120,47 @@ class StoreSink:
         return None if text is None else Checkpoint.from_text(text)
 
     async def write(self, key: str, items: Sequence[BatchItem], record: Record) -> None:
-        def run(txn: WriteTxn) -> list[ItemResult]:
-            results = run_batch(self.authority, txn, items, self.identity, atomic=False)
-            txn.set_meta(key, record(results).to_text())
-            return results
+        def run(txn: SQLiteWriter) -> list[str]:
+            return self._commit(txn, key, items, record)
 
-        results = await self.store.write(run, actor=self.actor)
+        await self._notify(await self.store.write(run, actor=self.actor))
+
+    def _commit(
+        self, txn: SQLiteWriter, key: str, items: Sequence[BatchItem], record: Record
+    ) -> list[str]:
+        """Plan and apply a batch in ``txn`` with its checkpoint; the keys it changed."""
+        results = run_batch(self.authority, txn, items, self.identity, atomic=False)
+        txn.set_meta(key, record(results).to_text())
+        return changed_keys(results)
+
+    async def write_all(self, job: Import, start: Checkpoint, progress: Progress) -> None:
+        if not self.planner:
+            await job.write_batches(self, start, progress)
+            return
+        planner = planned_batches(
+            self.store.path, job.reading, self.actor, self.limits, start.offset, start.lines
+        )
+        async with planner as batches:
+            async for batch in batches:
+                await job.settle(asyncio.ensure_future(self._write_planned(job, batch)), progress)
+
+    async def _write_planned(self, job: Import, batch: PlannedBatch) -> None:
+        """Commit a planned batch as it was planned if it still holds, or plan it again."""
+
+        def run(txn: SQLiteWriter) -> list[str]:
+            if not still_valid(txn, batch):
+                rows = job.reading.reread(batch.start, batch.start_lines, batch.end)
+                return self._commit(txn, job.key, [r.item for r in rows], partial(job.record, rows))
+            apply_packed(txn, batch)
+            checkpoint = job.record_rendered(batch.end, batch.lines, batch.results, batch.counts)
+            txn.set_meta(job.key, checkpoint.to_text())
+            return batch.changed_keys()
+
+        await self._notify(await self.store.write(run, actor=self.actor))
+
+    async def _notify(self, keys: list[str]) -> None:
         if self.notify is not None:
-            await self.notify(changed_keys(results))
+            await self.notify(keys)
 
     async def save(self, key: str, checkpoint: Checkpoint) -> None:
         await self.store.write(lambda txn: txn.set_meta(key, checkpoint.to_text()), self.actor)
@@ -150,6 +196,9 @@ class NodeSink:
             for i in items
         ]
         await self.save(key, record(results))
+
+    async def write_all(self, job: Import, start: Checkpoint, progress: Progress) -> None:
+        await job.write_batches(self, start, progress)
 
     async def save(self, key: str, checkpoint: Checkpoint) -> None:
         saved = {"key": key, "node": self.client.base_url, "checkpoint": checkpoint.to_text()}
@@ -215,7 +264,8 @@ class Summary:
         return sum(self.this_run[o.value] for o in Outcome if o.changes)
 
 
-Progress = Callable[[Checkpoint, int], None]
+#: told the checkpoint and the rows of this run after each batch
+RunProgress = Callable[[Checkpoint, int], None]
 
 
 class Import:
@@ -234,16 +284,12 @@ class Import:
     ) -> None:
         """``template`` (name, version) registers every row against that template of its
         prefix (values 1000 and 1001), unless the row names one itself."""
-        self.template = template
+        self.reading = Reading(path, fmt, op, max_data_bytes, batch_size, template)
         self.path = path
-        self.fmt = fmt
-        self.op = op
         self.results_path = results
-        self.batch_size = batch_size
-        self.max_data_bytes = max_data_bytes
         self.key = import_key(path, op)
 
-    async def run(self, sink: Sink, *, restart: bool, progress: Progress) -> Summary:
+    async def run(self, sink: Sink, *, restart: bool, progress: RunProgress) -> Summary:
         """Import what the checkpoint does not cover yet (everything with ``restart``);
         ``progress`` is told the checkpoint and the rows of this run after each batch."""
         start = None if restart else await sink.load(self.key)
@@ -254,16 +300,7 @@ class Import:
         self.state = start
         progress(start, 0)
         try:
-            with batches(
-                self.path,
-                self.fmt,
-                start.offset,
-                start.lines,
-                self.op,
-                max_data_bytes=self.max_data_bytes,
-                size=self.batch_size,
-            ) as read:
-                await self._write(sink, read, lambda cp: progress(cp, cp.rows - start.rows))
+            await sink.write_all(self, start, lambda cp: progress(cp, cp.rows - start.rows))
         finally:
             self.results.close()
         self.state = replace(self.state, done=True)
@@ -271,30 +308,16 @@ class Import:
         this_run = {k: v - start.counts[k] for k, v in self.state.counts.items()}
         return Summary(self.state, this_run, start.lines, results_short=short)
 
-    async def _write(
-        self, sink: Sink, read: Iterator[list[Row]], progress: Callable[[Checkpoint], None]
-    ) -> None:
-        """One batch after another: reading the next one while a store writes gains nothing
-        measurable (both are Python work under one GIL)."""
-        for batch in read:
-            items = [self._with_template(r.item) for r in batch]
-            write = sink.write(self.key, items, partial(self._record, batch))
-            await self._settle(asyncio.ensure_future(write), progress)
+    async def write_batches(self, sink: Sink, start: Checkpoint, progress: Progress) -> None:
+        """Read the file in this process, one batch after another, into ``sink.write``:
+        reading the next batch while a store writes gains nothing measurable (both are
+        Python work under one GIL; :mod:`tierid.import_planner` uses a second process)."""
+        with self.reading.batches(start.offset, start.lines) as read:
+            for batch in read:
+                write = sink.write(self.key, [r.item for r in batch], partial(self.record, batch))
+                await self.settle(asyncio.ensure_future(write), progress)
 
-    def _with_template(self, item: BatchItem) -> BatchItem:
-        if self.template is None or item.error is not None:
-            return item
-        if any(v.index == REF_INDEX for v in item.values):
-            return item
-        try:
-            refs = reference_values(item.handle, *self.template)
-        except InvalidHandle:
-            return item  # the write reports the identifier
-        return item._replace(values=(*item.values, *refs))
-
-    async def _settle(
-        self, pending: asyncio.Future[None], progress: Callable[[Checkpoint], None]
-    ) -> None:
+    async def settle(self, pending: asyncio.Future[Any], progress: Progress) -> None:
         """Wait for a batch; when the import is stopped (Ctrl-C), let the batch in flight
         finish first, so that it is committed with its results or not at all."""
         try:
@@ -308,7 +331,7 @@ class Import:
         """Open the results file where ``start`` left it; True if it had lost lines."""
         if start.results == 0:
             self.results = open(self.results_path, "wb")  # noqa: SIM115
-            self._append([RESULT_COLUMNS])
+            self._append(csv_bytes([RESULT_COLUMNS]))
             return False
         self.results = open(self.results_path, "r+b" if self.results_path.exists() else "wb")  # noqa: SIM115
         size = self.results.seek(0, os.SEEK_END)
@@ -317,22 +340,20 @@ class Import:
             self.results.seek(start.results)
         return size < start.results
 
-    def _append(self, lines: Sequence[Sequence[Any]]) -> None:
-        text = io.StringIO()
-        csv.writer(text, lineterminator="\n").writerows(lines)
-        self.results.write(text.getvalue().encode("utf-8"))
+    def _append(self, text: bytes) -> None:
+        self.results.write(text)
         self.results.flush()
         os.fsync(self.results.fileno())
 
-    def _record(self, batch: Sequence[Row], results: Sequence[ItemResult]) -> Checkpoint:
+    def record(self, rows: Sequence[Row], results: Sequence[ItemResult]) -> Checkpoint:
         """Append a batch's results (synced) and return the checkpoint that covers it."""
-        counts = dict(self.state.counts)
-        lines = []
-        for row, (handle, outcome, error) in zip(batch, results, strict=True):
-            counts[outcome] += 1  # a StrEnum member is its own str key (``.value`` costs 1 us)
-            reason = (int(error.rc), error.message) if error else ("", "")
-            lines.append((row.line, handle, outcome, *reason))
-        self._append(lines)
-        last = batch[-1]
-        self.state = Checkpoint(last.end, last.lines, self.results.tell(), counts)
+        return self.record_rendered(rows[-1].end, rows[-1].lines, *render_results(rows, results))
+
+    def record_rendered(self, end: int, lines: int, text: bytes, counts: Counts) -> Checkpoint:
+        """:meth:`record` for results already rendered (by the planner process)."""
+        self._append(text)
+        total = dict(self.state.counts)
+        for outcome, n in counts.items():
+            total[outcome] += n
+        self.state = Checkpoint(end, lines, self.results.tell(), total)
         return self.state

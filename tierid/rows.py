@@ -14,16 +14,18 @@ authority refuses), never an exception.
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO, NamedTuple
+from typing import Any, BinaryIO, NamedTuple
 
-from registry.batch import BatchItem, Op, item_from_json
+from registry.batch import BatchItem, ItemResult, Op, Outcome, item_from_json
 from resolver.cells import values_from_cells
-from resolver.errors import ProtocolError, TieridError
+from resolver.errors import InvalidHandle, ProtocolError, TieridError
 from resolver.handle import normalise
+from resolver.templates import REF_INDEX, reference_values
 
 FORMATS = ("csv", "jsonl")
 _SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -144,3 +146,77 @@ def _batched(rows: Iterator[Row], size: int) -> Iterator[list[Row]]:
             keys.add(key)
     if batch:
         yield batch
+
+
+#: rows per outcome (``Outcome`` values)
+Counts = dict[str, int]
+
+
+class Reading(NamedTuple):
+    """How an import reads its file into batches (picklable: the planner process of
+    ``tierid.import_planner`` reads it too)."""
+
+    path: Path
+    fmt: str
+    op: Op
+    max_data_bytes: int
+    size: int  # rows per batch
+    template: tuple[str, str] | None  # (name, version) every row is registered against
+
+    @contextmanager
+    def batches(self, offset: int, lines: int) -> Iterator[Iterator[list[Row]]]:
+        """Batches of rows from byte ``offset`` (``lines`` lines before it), each row's item
+        registered against ``template`` if one is given."""
+        with batches(
+            self.path,
+            self.fmt,
+            offset,
+            lines,
+            self.op,
+            max_data_bytes=self.max_data_bytes,
+            size=self.size,
+        ) as read:
+            yield (self._with_template(batch) for batch in read)
+
+    def reread(self, offset: int, lines: int, end: int) -> list[Row]:
+        """The rows of the batch that spans ``offset`` to ``end`` again.
+
+        :raises RuntimeError: the file no longer has a row boundary at ``end``.
+        """
+        with self.batches(offset, lines) as read:
+            rows = next(read, [])
+        if not rows or rows[-1].end != end:
+            raise RuntimeError(f"{self.path} changed while it was being imported")
+        return rows
+
+    def _with_template(self, batch: list[Row]) -> list[Row]:
+        if self.template is None:
+            return batch
+        return [row._replace(item=self._item_with_template(row.item)) for row in batch]
+
+    def _item_with_template(self, item: BatchItem) -> BatchItem:
+        assert self.template is not None
+        if item.error is not None or any(v.index == REF_INDEX for v in item.values):
+            return item
+        try:
+            refs = reference_values(item.handle, *self.template)
+        except InvalidHandle:
+            return item  # the write reports the identifier
+        return item._replace(values=(*item.values, *refs))
+
+
+def render_results(rows: Sequence[Row], results: Sequence[ItemResult]) -> tuple[bytes, Counts]:
+    """A batch's lines of the results file, and how many rows had each outcome."""
+    counts: dict[Outcome, int] = {}
+    lines = []
+    for row, (handle, outcome, error) in zip(rows, results, strict=True):
+        counts[outcome] = counts.get(outcome, 0) + 1
+        reason = (int(error.rc), error.message) if error else ("", "")
+        lines.append((row.line, handle, outcome, *reason))  # the member writes as its value
+    return csv_bytes(lines), {outcome.value: n for outcome, n in counts.items()}
+
+
+def csv_bytes(lines: Sequence[Sequence[Any]]) -> bytes:
+    text = io.StringIO()
+    csv.writer(text, lineterminator="\n").writerows(lines)
+    return text.getvalue().encode("utf-8")

@@ -68,6 +68,9 @@ CREATE TABLE IF NOT EXISTS sessions (
 
 _packers = threading.local()
 
+#: a record to put, packed: key, handle, prefix key, ``pack_values`` blob, created (or replaced)
+PackedPut = tuple[str, str, str, bytes, bool]
+
 
 def pack_values(values: Sequence[HandleValue]) -> bytes:
     """A record's values as a msgpack array of arrays (a value is a tuple of its fields).
@@ -120,7 +123,7 @@ def _switch_to_wal(conn: sqlite3.Connection) -> None:
             time.sleep(0.05)
 
 
-class _Reader:
+class SQLiteReader:
     """ReadTxn over one connection."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
@@ -220,7 +223,7 @@ class _Reader:
         return homed, [(r[0], r[1], r[2], r[3]) for r in rows]
 
 
-class _Writer(_Reader):
+class SQLiteWriter(SQLiteReader):
     """WriteTxn: every mutation also appends to the change log."""
 
     def __init__(self, conn: sqlite3.Connection, actor: str | None) -> None:
@@ -242,15 +245,23 @@ class _Writer(_Reader):
 
     def put_many(self, rows: Sequence[tuple[str, StoredRecord, str, bool]]) -> None:
         """One statement per table for all ``rows`` (bulk import's rate rests on it)."""
+        self.put_packed(
+            [
+                (key, record.handle, prefix_key, pack_values(record.values), created)
+                for key, record, prefix_key, created in rows
+            ]
+        )
+
+    def put_packed(self, rows: Sequence[PackedPut]) -> None:
+        """``put_many`` of records already packed (``pack_values``), as a bulk import's
+        planner process hands them over."""
         handles, log = [], []
-        for key, record, prefix_key, created in rows:
-            blob = pack_values(record.values)
-            handles.append((key, record.handle, prefix_key, blob))
-            op = "create" if created else "update"
+        for key, handle, prefix_key, blob, created in rows:
+            handles.append((key, handle, prefix_key, blob))
             if created:
                 self.created += 1
                 self.created_prefixes += key.startswith("0.NA/")
-            log.append((self.now, op, key, record.handle, blob, self.actor))
+            log.append((self.now, "create" if created else "update", key, handle, blob, self.actor))
         _insert_many(
             self.conn,
             "INSERT INTO handles (key, handle, prefix_key, record)",
@@ -258,6 +269,22 @@ class _Writer(_Reader):
             handles,
         )
         _insert_many(self.conn, "INSERT INTO changes (at, op, key, handle, record, actor)", "", log)
+
+    def changed_since(self, seq: int) -> set[str] | None:
+        """The keys of the records and homed prefixes changed after change ``seq``; None
+        when the log cannot say (entries after ``seq`` were pruned, or the store was reset)."""
+        first = self.conn.execute("SELECT min(seq) FROM changes WHERE seq > ?", (seq,))
+        oldest = first.fetchone()[0]
+        if oldest is None:
+            return set()
+        if oldest != seq + 1:  # sequence numbers leave no gaps; pruning cut the log short
+            return None
+        keys = set()
+        for op, key in self.conn.execute("SELECT op, key FROM changes WHERE seq > ?", (seq,)):
+            if op == "reset":
+                return None
+            keys.add(key)
+        return keys
 
     def delete(self, key: str, handle: str) -> None:
         self.conn.execute("DELETE FROM handles WHERE key = ?", (key,))
@@ -368,7 +395,7 @@ class SQLiteStore:
         conn = self._reader_conn()
         conn.execute("BEGIN")
         try:
-            return fn(_Reader(conn))
+            return fn(SQLiteReader(conn))
         finally:
             conn.execute("COMMIT")
 
@@ -376,7 +403,7 @@ class SQLiteStore:
         conn = self._write_conn
         conn.execute("BEGIN IMMEDIATE")
         try:
-            result = fn(_Writer(conn, actor))
+            result = fn(SQLiteWriter(conn, actor))
             if self.changelog_keep:
                 conn.execute(
                     "DELETE FROM changes WHERE seq <= (SELECT max(seq) FROM changes) - ?",

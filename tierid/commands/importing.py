@@ -38,6 +38,9 @@ from tierid.importer import (
 from tierid.rows import FORMATS, format_of
 
 STORE_BATCH, NODE_BATCH = 5000, 1000
+#: files from this size on are planned by a second process (``tierid.import_planner``)
+#: when they go into a store; below it, starting that process costs more than it saves
+PLANNER_MIN_BYTES = 1 << 20
 
 
 def _operator() -> str:
@@ -118,7 +121,8 @@ def import_(
     Each identifier is created, replaced (unless --no-overwrite), skipped when it already
     holds exactly these values, or rejected with the reason; FILE.results.csv says which,
     row by row. With --config or --store the rows go straight into the node's SQLite store
-    (fastest; the node may keep running), through the same checks and change log as every
+    (fastest: files of 1 MiB and more are read and checked by a second process while this
+    one writes; the node may keep running), through the same checks and change log as every
     write, as a server admin; otherwise through --node's batch API as --auth.
 
     Running the same command again after Ctrl-C or a kill goes on where the import stopped,
@@ -148,7 +152,8 @@ def import_(
 
     go: Awaitable[Summary]
     if config_path or store:
-        go = _into_store(job, config_path, store, batch_size or STORE_BATCH, restart)
+        planner = file.stat().st_size >= PLANNER_MIN_BYTES
+        go = _into_store(job, config_path, store, batch_size or STORE_BATCH, restart, planner)
     else:
         size = batch_size or NODE_BATCH
         if size > MAX_ITEMS:
@@ -171,9 +176,11 @@ async def _into_store(
     store_path: Path | None,
     size: int,
     restart: bool,
+    planner: bool,
 ) -> Summary:
     """Into the store of the node ``config_path`` describes (its limits, and its shared
-    cache told of every change, as the node's own writes tell it), or into ``store_path``."""
+    cache told of every change, as the node's own writes tell it), or into ``store_path``;
+    with ``planner``, on two cores."""
     config = config_mod.load(config_path) if config_path else config_mod.Config()
     async with contextlib.AsyncExitStack() as stack:
         store = SQLiteStore(
@@ -186,7 +193,7 @@ async def _into_store(
             await shared.open()
             stack.push_async_callback(shared.close)
         notify = shared.invalidate if shared is not None else None
-        sink = StoreSink(store, config.limits, _operator(), notify)
+        sink = StoreSink(store, config.limits, _operator(), notify, planner=planner)
         return await _with_progress(job(size, config.limits.max_value_bytes), sink, restart)
 
 
