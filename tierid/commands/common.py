@@ -1,24 +1,24 @@
-"""What the client subcommands share: node options, credentials, error reporting."""
+"""What the client subcommands share: node options, credentials, error reporting.
+
+The clients (aiohttp, the binary protocol, key loading) and the configuration are
+imported when a command uses them, not when its options are declared: a command that
+needs none of them (a bulk import into a store) starts without their import time."""
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import aiohttp
 import click
 
-from resolver.challenge import load_private_key
 from resolver.errors import TieridError
-from resolver.hdl_client import PrivateKey, SecretKey
-from resolver.http_client import HandleHttpClient
-from resolver.message import Identity
-from tierid import federation
-from tierid.commands.native_client import NativeNodeClient
-from tierid.config import ConfigError
+
+if TYPE_CHECKING:
+    from resolver.hdl_client import PrivateKey, SecretKey
 
 T = TypeVar("T")
 DEFAULT_HTTP_NODE = "http://127.0.0.1:8000"
@@ -55,9 +55,14 @@ def node_client(
             raise click.UsageError("--secret-file and --key-file need --auth")
         secret = secret_file.read_bytes().strip() if secret_file else None
         if proto == "handle" or (node or "").startswith("hdl"):
+            from tierid.commands.native_client import NativeNodeClient
+
             endpoint = node or DEFAULT_HANDLE_NODE
             kwargs["client"] = NativeNodeClient(endpoint, _credentials(identity, secret, key_file))
         else:
+            from resolver.challenge import load_private_key
+            from resolver.http_client import HandleHttpClient
+
             verify: bool | str = ca_file or not insecure
             kwargs["client"] = HandleHttpClient(
                 node or DEFAULT_HTTP_NODE,
@@ -121,6 +126,10 @@ def node_client(
 def _credentials(
     identity: str | None, secret: bytes | None, key_file: Path | None
 ) -> SecretKey | PrivateKey | None:
+    from resolver.challenge import load_private_key
+    from resolver.hdl_client import PrivateKey, SecretKey
+    from resolver.message import Identity
+
     if not identity:
         return None
     who = Identity.from_text(identity)
@@ -136,10 +145,24 @@ def run(coro: Awaitable[T]) -> T:
         return asyncio.run(coro)  # type: ignore[arg-type]
     except TieridError as err:
         raise click.ClickException(f"{err.message} (response code {int(err.rc)})") from err
-    except ConfigError as err:
-        raise click.ClickException(str(err)) from err
-    except (aiohttp.ClientError, OSError) as err:
-        raise click.ClickException(f"cannot reach the node: {err or type(err).__name__}") from err
+    except Exception as err:
+        if _is_config_error(err):
+            raise click.ClickException(str(err)) from err
+        if isinstance(err, OSError) or _is_http_error(err):
+            raise click.ClickException(
+                f"cannot reach the node: {err or type(err).__name__}"
+            ) from err
+        raise
+
+
+def _is_config_error(err: Exception) -> bool:
+    config = sys.modules.get("tierid.config")  # none can be raised before it is imported
+    return config is not None and isinstance(err, config.ConfigError)
+
+
+def _is_http_error(err: Exception) -> bool:
+    aiohttp = sys.modules.get("aiohttp")  # none can be raised before it is imported
+    return aiohttp is not None and isinstance(err, aiohttp.ClientError)
 
 
 def wraps_async(fn: Callable[..., Awaitable[T]]) -> Callable[..., T]:
@@ -156,6 +179,9 @@ class FederationFile(click.ParamType):
     name = "file"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from tierid import federation
+        from tierid.config import ConfigError
+
         if isinstance(value, federation.Federation):
             return value
         try:

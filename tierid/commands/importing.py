@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
@@ -20,11 +21,9 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from registry.authority import RecordLimits
 from registry.batch import MAX_ITEMS, Op
 from registry.storage.sqlite import SQLiteStore
-from resolver.http_client import HandleHttpClient
-from tierid import config as config_mod
-from tierid.app import shared_cache
 from tierid.commands.common import node_client, run
 from tierid.importer import (
     Checkpoint,
@@ -36,6 +35,9 @@ from tierid.importer import (
     bulk_gc,
 )
 from tierid.rows import FORMATS, format_of
+
+if TYPE_CHECKING:
+    from resolver.http_client import HandleHttpClient
 
 STORE_BATCH, NODE_BATCH = 5000, 1000
 #: files from this size on are planned by a second process (``tierid.import_planner``)
@@ -179,22 +181,27 @@ async def _into_store(
     planner: bool,
 ) -> Summary:
     """Into the store of the node ``config_path`` describes (its limits, and its shared
-    cache told of every change, as the node's own writes tell it), or into ``store_path``;
-    with ``planner``, on two cores."""
-    config = config_mod.load(config_path) if config_path else config_mod.Config()
+    cache told of every change, as the node's own writes tell it), or into ``store_path``
+    (default limits); with ``planner``, on two cores."""
+    limits, keep, shared = RecordLimits(), 0, None
+    if config_path is not None:
+        from tierid import config as config_mod  # the node's modules, only for its store
+        from tierid.app import shared_cache
+
+        config = config_mod.load(config_path)
+        store_path, limits = config.storage_path, config.limits
+        keep, shared = config.node.changelog_keep, shared_cache(config)
+    assert store_path is not None
     async with contextlib.AsyncExitStack() as stack:
-        store = SQLiteStore(
-            store_path or config.storage_path, changelog_keep=config.node.changelog_keep
-        )
+        store = SQLiteStore(store_path, changelog_keep=keep)
         await store.open()
         stack.push_async_callback(store.close)
-        shared = shared_cache(config)
         if shared is not None:
             await shared.open()
             stack.push_async_callback(shared.close)
         notify = shared.invalidate if shared is not None else None
-        sink = StoreSink(store, config.limits, _operator(), notify, planner=planner)
-        return await _with_progress(job(size, config.limits.max_value_bytes), sink, restart)
+        sink = StoreSink(store, limits, _operator(), notify, planner=planner)
+        return await _with_progress(job(size, limits.max_value_bytes), sink, restart)
 
 
 async def _through_node(
