@@ -213,7 +213,11 @@ class SQLiteReader:
 
     def seq_range(self) -> tuple[int, int]:
         """(oldest, newest) sequence numbers still in the change log; (0, 0) when empty."""
-        row = self.conn.execute("SELECT min(seq), max(seq) FROM changes").fetchone()
+        # two subqueries: one SELECT of both min() and max() scans the whole log (132 ms at
+        # 1M entries, once per batch of a bulk import's planner and per mirror poll)
+        row = self.conn.execute(
+            "SELECT (SELECT min(seq) FROM changes), (SELECT max(seq) FROM changes)"
+        ).fetchone()
         return int(row[0] or 0), int(row[1] or 0)
 
     def dump(self) -> tuple[list[tuple[str, str]], list[tuple[str, str, str, bytes]]]:
