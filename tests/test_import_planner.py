@@ -16,12 +16,12 @@ import msgpack
 import pytest
 
 from registry.authority import Authority, RecordLimits
-from registry.bootstrap import bootstrap_prefix
 from registry.permissions import Authorizer
 from registry.storage.sqlite import SQLiteStore
 from resolver.message import Identity
 from resolver.values import HandleValue
 from tests.conftest import PUMPS
+from tests.test_import import make_store
 from tierid.import_planner import (
     COMMITTER_SHARE,
     PlannedBatch,
@@ -35,14 +35,8 @@ from tierid.rows import Reading
 
 
 def new_store(path: Path, *, keep: int = 0) -> SQLiteStore:
-    async def make() -> None:
-        store = SQLiteStore(path)
-        await store.open()
-        await bootstrap_prefix(store, PUMPS, b"pump-secret")
-        await store.close()
-
-    asyncio.run(make())
-    return SQLiteStore(path, changelog_keep=keep)
+    """A store with the prefix homed, pruning its change log to ``keep`` entries (0: not)."""
+    return SQLiteStore(make_store(path), changelog_keep=keep)
 
 
 def mixed_rows(path: Path, count: int, *, repeats: bool = True) -> Path:
