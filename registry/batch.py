@@ -79,15 +79,24 @@ class PlannedWrite(NamedTuple):
     outcome: Outcome
 
 
+def puts(plans: Sequence[PlannedWrite]) -> list[tuple[str, StoredRecord, str, bool]]:
+    """The records ``plans`` put, as ``put_many`` takes them: key, record, prefix key,
+    created (or replaced)."""
+    created = Outcome.CREATED
+    return [(p.key, p.record, p.prefix_key, p.outcome is created) for p in plans if p.record]
+
+
+def deletes(plans: Sequence[PlannedWrite]) -> list[tuple[str, str]]:
+    """The records ``plans`` delete: key and handle."""
+    return [(p.key, p.handle) for p in plans if p.outcome is Outcome.DELETED]
+
+
 def apply(txn: WriteTxn, plans: Sequence[PlannedWrite]) -> None:
     """Write checked changes, through the change log as every write; a batch's records go
     in one statement per table."""
-    for p in plans:
-        if p.outcome is Outcome.DELETED:
-            txn.delete(p.key, p.handle)
-    txn.put_many(
-        [(p.key, p.record, p.prefix_key, p.outcome is Outcome.CREATED) for p in plans if p.record]
-    )
+    for key, handle in deletes(plans):
+        txn.delete(key, handle)
+    txn.put_many(puts(plans))
 
 
 class Planner(Protocol):

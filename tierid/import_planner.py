@@ -34,9 +34,9 @@ from multiprocessing.connection import Connection
 from typing import NamedTuple
 
 from registry.authority import Authority, RecordLimits
-from registry.batch import Outcome, PlannedWrite, Snapshot, plan_batch
+from registry.batch import Snapshot, deletes, plan_batch, puts
 from registry.permissions import Authorizer
-from registry.storage.sqlite import PackedPut, SQLiteReader, SQLiteWriter, pack_values
+from registry.storage.sqlite import PackedPut, SQLiteReader, SQLiteWriter, pack_puts
 from resolver.message import Identity
 from tierid.rows import Counts, Reading, Row, render_results
 
@@ -80,17 +80,6 @@ def apply_packed(txn: SQLiteWriter, batch: PlannedBatch) -> None:
     txn.put_packed(batch.puts)
 
 
-def _packed(plans: list[PlannedWrite]) -> tuple[list[PackedPut], list[tuple[str, str]]]:
-    created = Outcome.CREATED
-    puts = [
-        (p.key, p.record.handle, p.prefix_key, pack_values(p.record.values), p.outcome is created)
-        for p in plans
-        if p.record is not None
-    ]
-    deletes = [(p.key, p.handle) for p in plans if p.outcome is Outcome.DELETED]
-    return puts, deletes
-
-
 def _plan_rows(
     conn: sqlite3.Connection,
     authority: Authority,
@@ -110,11 +99,13 @@ def _plan_rows(
         results, plans = plan_batch(authority, snapshot, items, identity, atomic=False)
     finally:
         conn.execute("COMMIT")
-    puts, deletes = _packed(plans)
+    packed = pack_puts(puts(plans))
     text, counts = render_results(rows, results)
     last = rows[-1]
     keys = frozenset(snapshot.keys_read())
-    return PlannedBatch(offset, lines, last.end, last.lines, seq, keys, puts, deletes, text, counts)
+    return PlannedBatch(
+        offset, lines, last.end, last.lines, seq, keys, packed, deletes(plans), text, counts
+    )
 
 
 def plan_file(

@@ -285,7 +285,6 @@ class Import:
         """``template`` (name, version) registers every row against that template of its
         prefix (values 1000 and 1001), unless the row names one itself."""
         self.reading = Reading(path, fmt, op, max_data_bytes, batch_size, template)
-        self.path = path
         self.results_path = results
         self.key = import_key(path, op)
 

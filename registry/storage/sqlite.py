@@ -81,6 +81,14 @@ def pack_values(values: Sequence[HandleValue]) -> bytes:
     return packer.pack(values)
 
 
+def pack_puts(rows: Sequence[tuple[str, StoredRecord, str, bool]]) -> list[PackedPut]:
+    """``put_many``'s rows with their values packed."""
+    return [
+        (key, record.handle, prefix_key, pack_values(record.values), created)
+        for key, record, prefix_key, created in rows
+    ]
+
+
 def unpack_values(blob: bytes) -> tuple[HandleValue, ...]:
     return tuple(HandleValue.from_tuple(t) for t in msgpack.unpackb(blob, raw=False))
 
@@ -249,12 +257,7 @@ class SQLiteWriter(SQLiteReader):
 
     def put_many(self, rows: Sequence[tuple[str, StoredRecord, str, bool]]) -> None:
         """One statement per table for all ``rows`` (bulk import's rate rests on it)."""
-        self.put_packed(
-            [
-                (key, record.handle, prefix_key, pack_values(record.values), created)
-                for key, record, prefix_key, created in rows
-            ]
-        )
+        self.put_packed(pack_puts(rows))
 
     def put_packed(self, rows: Sequence[PackedPut]) -> None:
         """``put_many`` of records already packed (``pack_values``), as a bulk import's

@@ -146,23 +146,20 @@ def run(coro: Awaitable[T]) -> T:
     except TieridError as err:
         raise click.ClickException(f"{err.message} (response code {int(err.rc)})") from err
     except Exception as err:
-        if _is_config_error(err):
+        if _raised_by(err, "tierid.config", "ConfigError"):
             raise click.ClickException(str(err)) from err
-        if isinstance(err, OSError) or _is_http_error(err):
+        if isinstance(err, OSError) or _raised_by(err, "aiohttp", "ClientError"):
             raise click.ClickException(
                 f"cannot reach the node: {err or type(err).__name__}"
             ) from err
         raise
 
 
-def _is_config_error(err: Exception) -> bool:
-    config = sys.modules.get("tierid.config")  # none can be raised before it is imported
-    return config is not None and isinstance(err, config.ConfigError)
-
-
-def _is_http_error(err: Exception) -> bool:
-    aiohttp = sys.modules.get("aiohttp")  # none can be raised before it is imported
-    return aiohttp is not None and isinstance(err, aiohttp.ClientError)
+def _raised_by(err: Exception, module: str, name: str) -> bool:
+    """Whether ``err`` is a ``module.name``, without importing ``module``: none can have
+    been raised before it was imported."""
+    loaded = sys.modules.get(module)
+    return loaded is not None and isinstance(err, getattr(loaded, name))
 
 
 def wraps_async(fn: Callable[..., Awaitable[T]]) -> Callable[..., T]:

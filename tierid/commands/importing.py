@@ -225,7 +225,7 @@ async def _with_progress(job: Import, sink: Sink, restart: bool) -> Summary:
         console=Console(stderr=True),
         refresh_per_second=2,  # the refresh thread takes the GIL from the import
     )
-    task = progress.add_task("import", total=job.path.stat().st_size, rows=0, rate=0.0)
+    task = progress.add_task("import", total=job.reading.path.stat().st_size, rows=0, rate=0.0)
     started = time.monotonic()
 
     def show(checkpoint: Checkpoint, run_rows: int) -> None:
