@@ -12,6 +12,7 @@ from registry.authority import Authority
 from registry.batch import MAX_ITEMS, OPS, BatchTooLarge, Op, counts, item_from_json
 from resolver.errors import InvalidValue, ProtocolError
 from resolver.faces.http_common import (
+    add_route,
     flag,
     identity_of,
     int_param,
@@ -93,14 +94,14 @@ class AdminRoutes:
         self.authority = authority
 
     def add_to(self, app: web.Application) -> None:
-        app.router.add_route("GET", "/api/handles", self.list_handles)
-        app.router.add_route("PUT", "/api/handles/{tail:.+}", self.put_handle)
-        app.router.add_route("DELETE", "/api/handles/{tail:.+}", self.delete_handle)
-        app.router.add_route("GET", "/api/prefixes", self.list_prefixes)
-        app.router.add_route("POST", "/api/prefixes/{tail:.+}", self.home_prefix)
-        app.router.add_route("DELETE", "/api/prefixes/{tail:.+}", self.unhome_prefix)
-        app.router.add_route("POST", "/api/batch", self.batch)
-        app.router.add_route("GET", "/api/audit", self.audit)
+        add_route(app, "GET", "/api/handles", self.list_handles)
+        add_route(app, "PUT", "/api/handles/{tail:.+}", self.put_handle)
+        add_route(app, "DELETE", "/api/handles/{tail:.+}", self.delete_handle)
+        add_route(app, "GET", "/api/prefixes", self.list_prefixes)
+        add_route(app, "POST", "/api/prefixes/{tail:.+}", self.home_prefix)
+        add_route(app, "DELETE", "/api/prefixes/{tail:.+}", self.unhome_prefix)
+        add_route(app, "POST", "/api/batch", self.batch)
+        add_route(app, "GET", "/api/audit", self.audit)
 
     async def put_handle(self, request: web.Request) -> web.Response:
         handle = path_handle(request, "/api/handles/")

@@ -17,7 +17,7 @@ from aiohttp import web
 from registry.authority import Authority
 from registry.storage.base import ReadTxn
 from resolver.errors import AuthenticationNeeded, InsufficientPermissions, ProtocolError
-from resolver.faces.http_common import identity_of, int_param
+from resolver.faces.http_common import add_route, identity_of, int_param
 
 MSGPACK = "application/x-msgpack"
 MAX_BATCH = 5000
@@ -32,8 +32,8 @@ class ReplicationRoutes:
         self.authority = authority
 
     def add_to(self, app: web.Application) -> None:
-        app.router.add_route("GET", "/api/changes", self.changes)
-        app.router.add_route("GET", "/api/dump", self.dump)
+        add_route(app, "GET", "/api/changes", self.changes)
+        add_route(app, "GET", "/api/dump", self.dump)
 
     async def _require_server_admin(self, request: web.Request) -> None:
         identity = await identity_of(request)

@@ -12,6 +12,7 @@ from resolver.errors import AuthenticationFailed, ProtocolError
 from resolver.faces.http_common import (
     INSECURE_AUTH,
     SESSION_LOGIN,
+    add_route,
     identity_of,
     json_body,
     json_response,
@@ -25,10 +26,10 @@ class SessionRoutes:
 
     def add_to(self, app: web.Application) -> None:
         app[SESSION_LOGIN] = self.login
-        app.router.add_route("POST", "/api/sessions", self.open)
-        app.router.add_route("PUT", "/api/sessions/this", self.prove)
-        app.router.add_route("GET", "/api/sessions/this", self.status)
-        app.router.add_route("DELETE", "/api/sessions/this", self.close)
+        add_route(app, "POST", "/api/sessions", self.open)
+        add_route(app, "PUT", "/api/sessions/this", self.prove)
+        add_route(app, "GET", "/api/sessions/this", self.status)
+        add_route(app, "DELETE", "/api/sessions/this", self.close)
 
     async def login(self, header: str) -> Identity:
         """An ``Authorization: Handle`` header: a session id alone, or with its answer."""

@@ -70,7 +70,7 @@ from resolver.errors import (
     ProtocolError,
     TieridError,
 )
-from resolver.faces.http_common import INSECURE_AUTH, json_body, json_response
+from resolver.faces.http_common import INSECURE_AUTH, add_route, json_body, json_response
 from resolver.handle import normalise
 from resolver.message import Answer, Credentials, Identity, Query
 from resolver.templates import Template, template_handle
@@ -256,7 +256,7 @@ class SnmsRoutes:
         # v3 (no PUT) takes the same bodies, items without idIndex; it answers v5's shape
         routes += [(m, "/snms/api/v3/template", templates[m]) for m in ("GET", "POST", "DELETE")]
         for method, path, handler in routes:
-            app.router.add_route(method, path, _answered(handler))
+            add_route(app, method, path, _answered(handler))
 
     # --- authentication ----------------------------------------------------------------------
 

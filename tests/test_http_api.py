@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import requests
 
+from resolver.faces.http_common import Counters, Edge, unknown_endpoint
 from tests.conftest import MOTORS_ADMIN, PUMPS_ADMIN, NodeProcess
 from tests.test_handle import AWKWARD_SUFFIXES
+from tierid.app import make_app
+from tierid.config import from_mapping
 
 ADMIN_VALUE = {
     "index": 100,
@@ -249,6 +253,24 @@ def test_unknown_endpoints_and_methods_answer_json(node: NodeProcess) -> None:
     assert r.status_code == 404 and r.json()["responseCode"] == 4
     r = requests.get(f"{node.url}/api/handles")
     assert (r.status_code, r.json()["responseCode"]) == (400, 4)
+    for method, path in (("POST", "/some/page"), ("DELETE", "/"), ("PUT", "/metrics")):
+        r = requests.request(method, node.url + path)
+        assert r.status_code == 405, (method, path, r.text)
+        assert r.json() == {"responseCode": 4, "message": f"Method {method} not allowed on {path}"}
+
+
+def test_every_route_is_behind_the_edge(tmp_path: Path) -> None:
+    """Counting, rate limits, CORS and error answers wrap each handler (no middleware):
+    a route registered around :func:`add_route` would skip them."""
+    config = from_mapping(
+        {"node": {"data_dir": "data"}, "resolver": {"enabled": True, "roots": ["http://x"]}},
+        tmp_path,
+    )
+    routes = list(make_app(config).router.routes())
+    assert len(routes) > 30
+    edge_code = Edge(Counters(), None).wrap(unknown_endpoint).__code__
+    unwrapped = [r for r in routes if getattr(r.handler, "__code__", None) is not edge_code]
+    assert not unwrapped
 
 
 def test_web_proxy_redirect_alias_and_pages(node: NodeProcess, pumps: requests.Session) -> None:

@@ -36,11 +36,10 @@ from resolver.faces.dns import DnsFace
 from resolver.faces.http import ResolutionRoutes
 from resolver.faces.http_common import (
     AUTHENTICATE,
-    COUNTERS,
+    EDGE,
     INSECURE_AUTH,
-    RATE_LIMIT,
     Counters,
-    edge_middleware,
+    Edge,
 )
 from resolver.faces.labels import LabelRoutes
 from resolver.faces.native import NativeFace
@@ -137,8 +136,10 @@ def shared_cache(config: Config) -> RedisCache | None:
 
 
 def make_app(config: Config) -> web.Application:
-    app = web.Application(middlewares=[edge_middleware], client_max_size=config.http.max_body_bytes)
-    counters = app[COUNTERS] = Counters()
+    counters = Counters()
+    limiter = RateLimiter.from_settings(config.ratelimit)
+    app = web.Application(client_max_size=config.http.max_body_bytes)
+    app[EDGE] = Edge(counters, limiter)
     store = SQLiteStore(config.storage_path, changelog_keep=config.node.changelog_keep)
     _managed(app, store.open, store.close)
     shared = shared_cache(config)
@@ -164,9 +165,6 @@ def make_app(config: Config) -> web.Application:
     else:
         _managed(app, partial(authority.home_configured, config.node.prefixes), _nothing)
     app[AUTHORITY] = authority
-    limiter = RateLimiter.from_settings(config.ratelimit)
-    if limiter is not None:
-        app[RATE_LIMIT] = limiter
     app[AUTHENTICATE] = authority.authenticate
     app[INSECURE_AUTH] = config.http.allow_insecure_auth
 

@@ -9,7 +9,7 @@ from aiohttp import web
 from registry.authority import Authority
 from resolver.caching import CachingResolver
 from resolver.faces.dns import DnsFace
-from resolver.faces.http_common import Counters
+from resolver.faces.http_common import Counters, add_route
 from resolver.faces.native import NativeFace
 from resolver.ratelimit import RateLimiter
 from resolver.redis_cache import RedisCache
@@ -64,7 +64,7 @@ class Metrics:
         self.cache = cache
 
     def add_to(self, app: web.Application) -> None:
-        app.router.add_route("GET", "/metrics", self.metrics)
+        add_route(app, "GET", "/metrics", self.metrics)
 
     async def metrics(self, request: web.Request) -> web.Response:
         lines: list[str] = []

@@ -15,7 +15,7 @@ from registry.authority import Authority
 from registry.mirror import Mirror
 from resolver.caching import CachingResolver
 from resolver.faces.dns import DnsFace
-from resolver.faces.http_common import Counters, json_response
+from resolver.faces.http_common import Counters, add_route, json_response
 from resolver.faces.native import NativeFace
 from resolver.walker import Walker
 
@@ -44,7 +44,7 @@ class StatusRoutes:
         self.roles = roles
 
     def add_to(self, app: web.Application) -> None:
-        app.router.add_route("GET", "/api/status", self.status)
+        add_route(app, "GET", "/api/status", self.status)
 
     async def status(self, request: web.Request) -> web.Response:
         store = self.authority.store

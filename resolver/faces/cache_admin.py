@@ -10,7 +10,7 @@ from aiohttp import web
 
 from resolver.caching import CachingResolver
 from resolver.errors import AuthenticationFailed, AuthenticationNeeded, ProtocolError
-from resolver.faces.http_common import flag, json_response
+from resolver.faces.http_common import add_route, flag, json_response
 from resolver.lru import NEGATIVE
 
 
@@ -20,8 +20,8 @@ class CacheAdminRoutes:
         self.token = token
 
     def add_to(self, app: web.Application) -> None:
-        app.router.add_route("GET", "/api/cache", self.list_entries)
-        app.router.add_route("DELETE", "/api/cache", self.flush)
+        add_route(app, "GET", "/api/cache", self.list_entries)
+        add_route(app, "DELETE", "/api/cache", self.flush)
 
     def _check(self, request: web.Request) -> None:
         header = request.headers.get("Authorization", "")

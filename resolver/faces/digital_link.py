@@ -22,7 +22,7 @@ from aiohttp import web
 
 from resolver.errors import InvalidHandle, LinkTypeNotFound, TieridError
 from resolver.faces.http import location, redirect_ttl
-from resolver.faces.http_common import dumps, error_response
+from resolver.faces.http_common import add_route, dumps, error_response
 from resolver.gs1 import digital_link
 from resolver.gs1.bindings import Gs1Resolver
 from resolver.gs1.dictionary import table
@@ -76,10 +76,12 @@ class DigitalLinkRoutes:
     def add_to(self, app: web.Application) -> None:
         keys = "|".join(primary_key_ais())
         path = f"/{{ai:(?:{keys})}}/{{tail:.+}}"
-        app.router.add_get(path, self.resolve)
-        app.router.add_route("OPTIONS", path, self.options)
-        app.router.add_get("/.well-known/gs1resolver", self.description)
-        app.router.add_route("OPTIONS", "/.well-known/gs1resolver", self.options)
+        add_route(app, "GET", path, self.resolve)
+        add_route(app, "HEAD", path, self.resolve)
+        add_route(app, "OPTIONS", path, self.options)
+        add_route(app, "GET", "/.well-known/gs1resolver", self.description)
+        add_route(app, "HEAD", "/.well-known/gs1resolver", self.description)
+        add_route(app, "OPTIONS", "/.well-known/gs1resolver", self.options)
 
     def _root(self, request: web.Request) -> str:
         return self.public_url or f"{request.scheme}://{request.host}"

@@ -17,12 +17,15 @@ from resolver.aliases import follow_aliases
 from resolver.errors import TieridError, http_status
 from resolver.faces import html
 from resolver.faces.http_common import (
+    add_route,
     flag,
     identity_of,
     int_params,
     json_response,
+    method_not_allowed,
     path_handle,
     proxy_handle,
+    unknown_endpoint,
 )
 from resolver.json_values import value_to_json
 from resolver.message import Answer, Query
@@ -63,10 +66,6 @@ def answer_json(answer: Answer, items: Mapping[int, Item] | None = None) -> dict
     return body
 
 
-async def unknown_api(request: web.Request) -> web.Response:
-    raise web.HTTPNotFound()
-
-
 class ResolutionRoutes:
     """Routes that only read."""
 
@@ -85,14 +84,17 @@ class ResolutionRoutes:
 
     def add_to(self, app: web.Application) -> None:
         """Register the API route. Call :meth:`add_proxy_to` after every other face's routes."""
-        app.router.add_route("GET", "/api/handles/{tail:.+}", self.get_handle)
+        add_route(app, "GET", "/api/handles/{tail:.+}", self.get_handle)
 
     def add_proxy_to(self, app: web.Application) -> None:
         """The web proxy catches every other GET path, so it goes last; unknown ``/api/``
-        paths are answered as Handle.Net does (404, RC 4) instead of being resolved."""
-        app.router.add_route("*", "/api/{tail:.*}", unknown_api)
-        app.router.add_route("GET", "/", self.index)
-        app.router.add_route("GET", "/{tail:.+}", self.proxy)
+        paths are answered as Handle.Net does (404, RC 4) instead of being resolved, and
+        other methods on other paths with 405. So every request reaches a route (and the
+        node's :class:`~resolver.faces.http_common.Edge`), none an error of aiohttp's router."""
+        add_route(app, "*", "/api/{tail:.*}", unknown_endpoint)
+        add_route(app, "GET", "/", self.index)
+        add_route(app, "GET", "/{tail:.+}", self.proxy)
+        add_route(app, "*", "/{tail:.*}", method_not_allowed)
 
     async def _query(self, request: web.Request, handle: str) -> Query:
         identity = await identity_of(request)

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from resolver.errors import ProtocolError
-from resolver.faces.http_common import path_handle
+from resolver.faces.http_common import add_route, path_handle
 from resolver.labels import label_png, label_svg, label_url
 from resolver.message import Answer, Query
 
@@ -24,7 +24,8 @@ class LabelRoutes:
         self.public_url = public_url.rstrip("/")
 
     def add_to(self, app: web.Application) -> None:
-        app.router.add_get("/api/labels/{tail:.+}", self.label)
+        add_route(app, "GET", "/api/labels/{tail:.+}", self.label)
+        add_route(app, "HEAD", "/api/labels/{tail:.+}", self.label)
 
     async def label(self, request: web.Request) -> web.Response:
         kind = request.query.get("format", "svg")

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from resolver.errors import ProtocolError
 from resolver.faces.http import answer_json
-from resolver.faces.http_common import json_body, json_response
+from resolver.faces.http_common import add_route, json_body, json_response
 from resolver.gs1.bindings import Gs1Resolver
 from resolver.message import Answer, Query
 from resolver.scan import Reading, read
@@ -67,7 +67,7 @@ class ScanRoutes:
         self.gs1 = gs1
 
     def add_to(self, app: web.Application) -> None:
-        app.router.add_post("/api/scan", self.scan)
+        add_route(app, "POST", "/api/scan", self.scan)
 
     async def scan(self, request: web.Request) -> web.Response:
         reading = read(scan_text(await json_body(request)))
