@@ -268,7 +268,7 @@ def test_every_route_is_behind_the_edge(tmp_path: Path) -> None:
     )
     routes = list(make_app(config).router.routes())
     assert len(routes) > 30
-    edge_code = Edge(Counters(), None).wrap(unknown_endpoint).__code__
+    edge_code = Edge(Counters(), None).wrap(unknown_endpoint, cors=True).__code__
     unwrapped = [r for r in routes if getattr(r.handler, "__code__", None) is not edge_code]
     assert not unwrapped
 

@@ -61,8 +61,10 @@ def path_handle(request: web.Request, route_prefix: str) -> str:
 
     :raises InvalidHandle: if the decoded bytes are not UTF-8.
     """
-    raw = request.raw_path.split("?", 1)[0]
+    raw = request.raw_path.partition("?")[0]
     tail = raw[len(route_prefix) :] if raw.startswith(route_prefix) else ""
+    if "%" not in tail:
+        return tail
     try:
         return unquote(tail, errors="strict")
     except UnicodeDecodeError as exc:
@@ -215,27 +217,30 @@ class Edge:
         self.counters = counters
         self.limiter = limiter
 
-    def wrap(self, handler: Handler) -> Handler:
+    def wrap(self, handler: Handler, *, cors: bool) -> Handler:
+        """``handler`` behind the edge; ``cors``: its answers carry the CORS header."""
         counters, limiter = self.counters, self.limiter
 
         async def edge(request: web.Request) -> web.StreamResponse:
             counters.requests += 1
-            if limiter is not None:
-                wait = limiter.wait(request.remote or "")
-                if wait:
-                    return _with_cors(request, error_response(RateLimited(wait), request))
-            try:
-                response = await handler(request)
-            except TieridError as err:
-                response = error_response(err, request)
-            except web.HTTPRequestEntityTooLarge:
-                response = _body_too_large(request)
-            except web.HTTPException:
-                raise
-            except Exception:
-                log.exception("internal error on %s %s", request.method, request.path)
-                response = json_response(INTERNAL_ERROR_BODY, 500)
-            return _with_cors(request, response)
+            response: web.StreamResponse
+            if limiter is not None and (wait := limiter.wait(request.remote or "")):
+                response = error_response(RateLimited(wait), request)
+            else:
+                try:
+                    response = await handler(request)
+                except TieridError as err:
+                    response = error_response(err, request)
+                except web.HTTPRequestEntityTooLarge:
+                    response = _body_too_large(request)
+                except web.HTTPException:
+                    raise
+                except Exception:
+                    log.exception("internal error on %s %s", request.method, request.path)
+                    response = json_response(INTERNAL_ERROR_BODY, 500)
+            if cors:
+                response.headers.setdefault("Access-Control-Allow-Origin", "*")
+            return response
 
         edge.__wrapped__ = handler  # type: ignore[attr-defined]
         return edge
@@ -246,19 +251,14 @@ EDGE = web.AppKey("edge", Edge)
 
 
 def add_route(app: web.Application, method: str, path: str, handler: Handler) -> None:
-    """Register a route behind the app's :class:`Edge`: every tierid route is added here."""
-    app.router.add_route(method, path, app[EDGE].wrap(handler))
+    """Register a route behind the app's :class:`Edge`: every tierid route is added here.
+    API routes (``/api/...``) answer with CORS, as Handle.Net's do."""
+    app.router.add_route(method, path, app[EDGE].wrap(handler, cors=path.startswith("/api/")))
 
 
 def _body_too_large(request: web.Request) -> web.Response:
     limit = request.app._client_max_size
     return error_response(BodyTooLarge(f"request body exceeds {limit} bytes"), request)
-
-
-def _with_cors(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
-    if request.raw_path.startswith("/api/"):
-        response.headers.setdefault("Access-Control-Allow-Origin", "*")
-    return response
 
 
 async def unknown_endpoint(request: web.Request) -> web.Response:
