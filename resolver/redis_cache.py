@@ -55,15 +55,13 @@ def _entry(blob: bytes | str | None) -> tuple | None:
     if not isinstance(entry, list) or len(entry) != 5:
         return None
     kind, expires, stale_until, value, tail = entry
-    if (
-        kind not in (1, 2)
-        or not all(isinstance(t, int | float) for t in (expires, stale_until))
-        or not (tail is None or isinstance(tail, bytes))
-        or (kind == 1 and (tail is None or not isinstance(value, int | float)))
-        or (kind == 2 and not isinstance(value, str))
-    ):
+    if not (isinstance(expires, int | float) and isinstance(stale_until, int | float)):
         return None
-    return tuple(entry)
+    if kind == 1:  # positive: a TTL and a JSON tail
+        shaped = isinstance(value, int | float) and isinstance(tail, bytes)
+    else:  # negative: a message, no tail
+        shaped = kind == 2 and isinstance(value, str) and (tail is None or isinstance(tail, bytes))
+    return tuple(entry) if shaped else None
 
 
 class RedisCache:
