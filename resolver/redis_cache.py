@@ -35,6 +35,8 @@ from resolver.redis_reads import PipelinedReads
 log = logging.getLogger("tierid.redis")
 
 MAX_BATCH = 256
+#: built once: ``int | float`` written in an isinstance call builds a new union each time
+_NUMBER = (int, float)
 
 
 @dataclass
@@ -55,10 +57,10 @@ def _entry(blob: bytes | str | None) -> tuple | None:
     if not isinstance(entry, list) or len(entry) != 5:
         return None
     kind, expires, stale_until, value, tail = entry
-    if not (isinstance(expires, int | float) and isinstance(stale_until, int | float)):
+    if not (isinstance(expires, _NUMBER) and isinstance(stale_until, _NUMBER)):
         return None
     if kind == 1:  # positive: a TTL and a JSON tail
-        shaped = isinstance(value, int | float) and isinstance(tail, bytes)
+        shaped = isinstance(value, _NUMBER) and isinstance(tail, bytes)
     else:  # negative: a message, no tail
         shaped = kind == 2 and isinstance(value, str) and (tail is None or isinstance(tail, bytes))
     return tuple(entry) if shaped else None
