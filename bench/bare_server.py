@@ -1,6 +1,7 @@
-"""The baseline: a bare aiohttp handler returning pre-built bytes (no parsing, no store).
+"""The baseline: a bare aiohttp handler returning pre-built bytes (no parsing, no store),
+with the headers it is given (those of the answer it stands in for).
 
-Usage: python bench/bare_server.py PORT BODY_FILE [--uvloop]
+Usage: python bench/bare_server.py PORT BODY_FILE [--uvloop] [--header NAME:VALUE ...]
 """
 
 import sys
@@ -12,9 +13,12 @@ from aiohttp import web
 
 def main() -> None:
     port, body = int(sys.argv[1]), Path(sys.argv[2]).read_bytes()
+    headers = dict(
+        sys.argv[i + 1].split(":", 1) for i, arg in enumerate(sys.argv) if arg == "--header"
+    )
 
     async def handler(request: web.Request) -> web.Response:
-        return web.Response(body=body, content_type="application/json")
+        return web.Response(body=body, headers=headers)
 
     app = web.Application()
     app.router.add_get("/{tail:.*}", handler)

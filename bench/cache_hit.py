@@ -97,7 +97,7 @@ def http_rates(seconds: int, rounds: int) -> dict[str, float]:
             url = resolver.api(HANDLE)
             body = wait_up(url)
             assert wait_up(url) == body
-            bare, bare_url = start_bare(Path(tmp), body)
+            bare, bare_url = start_bare(Path(tmp), url)
             procs.append(bare)
             script = _rotation_script(tmp, [f"/api/handles/{h}" for h in rotated])
             rates: dict[str, list[float]] = {"bare": [], "l1": [], "l2": []}

@@ -46,10 +46,24 @@ def wait_up(url: str) -> bytes:
     raise RuntimeError(f"{url} did not come up")
 
 
-def start_bare(tmp: Path, body: bytes) -> tuple[subprocess.Popen, str]:
-    """The baseline server on core 0, answering every path with ``body``."""
+#: headers the server makes itself (and hop-by-hop ones: urllib asks to close)
+_SERVER_MADE = {"Date", "Server", "Content-Length", "Connection", "Keep-Alive"}
+
+
+def answer_of(url: str) -> tuple[dict[str, str], bytes]:
+    """The headers (those a handler sets) and body of a GET."""
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        headers = {k: v for k, v in resp.headers.items() if k not in _SERVER_MADE}
+        return headers, resp.read()
+
+
+def start_bare(tmp: Path, like: str) -> tuple[subprocess.Popen, str]:
+    """The baseline server on core 0, answering every path with the same bytes as ``like``
+    (a tierid URL): its body and the headers its handler set (Content-Type, CORS)."""
+    headers, body = answer_of(like)
     (tmp / "body.json").write_bytes(body)
     port = free_port()
+    given = [arg for name, value in headers.items() for arg in ("--header", f"{name}:{value}")]
     proc = subprocess.Popen(
         pinned(
             0,
@@ -59,11 +73,13 @@ def start_bare(tmp: Path, body: bytes) -> tuple[subprocess.Popen, str]:
                 str(port),
                 str(tmp / "body.json"),
                 "--uvloop",
+                *given,
             ],
         )
     )
     url = f"http://127.0.0.1:{port}/api/handles/{HANDLE}"
-    assert wait_up(url) == body
+    wait_up(url)
+    assert answer_of(url) == (headers, body), "the baseline must answer the same bytes"
     return proc, url
 
 
@@ -101,7 +117,7 @@ def main() -> None:
             )
             node_url = node.api(HANDLE)
             body = wait_up(node_url)
-            bare_server, bare_url = start_bare(Path(tmp), body)
+            bare_server, bare_url = start_bare(Path(tmp), node_url)
             tierid_rates, bare_rates = [], []
             for _ in range(args.rounds):
                 bare_rates.append(wrk(bare_url, args.seconds))

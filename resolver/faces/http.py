@@ -109,9 +109,10 @@ class ResolutionRoutes:
 
     async def get_handle(self, request: web.Request) -> web.Response:
         handle = path_handle(request, "/api/handles/")
+        # "?" in the raw path, not request.query_string: that decodes the query (measurable)
         if (
             self.fast_hit is not None
-            and not request.query_string
+            and "?" not in request.raw_path
             and ("Authorization" not in request.headers)
         ):
             body = self.fast_hit(handle)
