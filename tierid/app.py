@@ -1,4 +1,4 @@
-"""Assembles a node from its configuration: store, authority, routes, middleware.
+"""Assembles a node from its configuration: store, authority, the HTTP edge and its routes.
 
 ``make_app(config)`` builds everything without I/O; the store is opened (and the
 configured prefixes homed) by a cleanup context when the app starts, and closed when it
