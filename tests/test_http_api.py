@@ -305,6 +305,21 @@ def test_web_proxy_redirect_alias_and_pages(node: NodeProcess, pumps: requests.S
     assert "tierid" in requests.get(node.url + "/").text
 
 
+def test_head_answers_as_get_without_a_body(node: NodeProcess, pumps: requests.Session) -> None:
+    pumps.put(node.api("88.118.8/HEADED"), json=record("https://pumps.example/headed"))
+    got = requests.get(node.api("88.118.8/HEADED"))
+    head = requests.head(node.api("88.118.8/HEADED"))
+    assert (head.status_code, head.content) == (200, b"")
+    assert head.headers["Content-Length"] == str(len(got.content))
+    assert head.headers["Access-Control-Allow-Origin"] == "*"
+    assert requests.head(node.api("88.118.8/NO-SUCH")).status_code == 404
+    proxied = requests.head(f"{node.url}/88.118.8/HEADED", allow_redirects=False)
+    assert (proxied.status_code, proxied.headers["Location"]) == (
+        302,
+        "https://pumps.example/headed",
+    )
+
+
 def test_cors_header_on_api(node: NodeProcess) -> None:
     r = requests.get(node.api("88.118.8/ANY"))
     assert r.headers["Access-Control-Allow-Origin"] == "*"

@@ -77,10 +77,8 @@ class DigitalLinkRoutes:
         keys = "|".join(primary_key_ais())
         path = f"/{{ai:(?:{keys})}}/{{tail:.+}}"
         add_route(app, "GET", path, self.resolve)
-        add_route(app, "HEAD", path, self.resolve)
         add_route(app, "OPTIONS", path, self.options)
         add_route(app, "GET", "/.well-known/gs1resolver", self.description)
-        add_route(app, "HEAD", "/.well-known/gs1resolver", self.description)
         add_route(app, "OPTIONS", "/.well-known/gs1resolver", self.options)
 
     def _root(self, request: web.Request) -> str:

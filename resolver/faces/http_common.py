@@ -252,8 +252,11 @@ EDGE = web.AppKey("edge", Edge)
 
 def add_route(app: web.Application, method: str, path: str, handler: Handler) -> None:
     """Register a route behind the app's :class:`Edge`: every tierid route is added here.
-    API routes (``/api/...``) answer with CORS, as Handle.Net's do."""
-    app.router.add_route(method, path, app[EDGE].wrap(handler, cors=path.startswith("/api/")))
+    API routes (``/api/...``) answer with CORS, as Handle.Net's do; a GET route answers HEAD
+    too (aiohttp leaves the body out), as aiohttp's own ``add_get`` does."""
+    wrapped = app[EDGE].wrap(handler, cors=path.startswith("/api/"))
+    for each in ("GET", "HEAD") if method == "GET" else (method,):
+        app.router.add_route(each, path, wrapped)
 
 
 def _body_too_large(request: web.Request) -> web.Response:

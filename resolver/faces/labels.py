@@ -25,7 +25,6 @@ class LabelRoutes:
 
     def add_to(self, app: web.Application) -> None:
         add_route(app, "GET", "/api/labels/{tail:.+}", self.label)
-        add_route(app, "HEAD", "/api/labels/{tail:.+}", self.label)
 
     async def label(self, request: web.Request) -> web.Response:
         kind = request.query.get("format", "svg")
