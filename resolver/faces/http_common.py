@@ -242,7 +242,6 @@ class Edge:
                 response.headers.setdefault("Access-Control-Allow-Origin", "*")
             return response
 
-        edge.__wrapped__ = handler  # type: ignore[attr-defined]
         return edge
 
 
