@@ -325,6 +325,26 @@ def test_cors_header_on_api(node: NodeProcess) -> None:
     assert r.headers["Access-Control-Allow-Origin"] == "*"
 
 
+def test_a_browser_preflight_for_an_authenticated_write_is_allowed(node: NodeProcess) -> None:
+    """A page of another origin PUTting with Authorization asks first (OPTIONS): the answer
+    must name the method and the Authorization header, or the browser never sends the PUT."""
+    r = requests.options(
+        node.api("88.118.8/PREFLIGHT"),
+        headers={
+            "Origin": "https://erp.example",
+            "Access-Control-Request-Method": "PUT",
+            "Access-Control-Request-Headers": "authorization, content-type",
+        },
+    )
+    assert (r.status_code, r.content) == (204, b"")
+    assert r.headers["Access-Control-Allow-Origin"] == "*"
+    methods = {m.strip() for m in r.headers["Access-Control-Allow-Methods"].split(",")}
+    assert {"GET", "PUT", "DELETE", "POST"} <= methods
+    allowed = {h.strip().lower() for h in r.headers["Access-Control-Allow-Headers"].split(",")}
+    assert {"authorization", "content-type"} <= allowed
+    assert requests.get(node.api("88.118.8/PREFLIGHT")).status_code == 404  # nothing written
+
+
 def test_pretty_output_is_the_same_json(node: NodeProcess, pumps: requests.Session) -> None:
     pumps.put(node.api("88.118.8/PRETTY"), json=record())
     plain = requests.get(node.api("88.118.8/PRETTY"))

@@ -18,6 +18,7 @@ from resolver.errors import TieridError, http_status
 from resolver.faces import html
 from resolver.faces.http_common import (
     add_route,
+    api_preflight,
     flag,
     identity_of,
     int_params,
@@ -87,10 +88,12 @@ class ResolutionRoutes:
         add_route(app, "GET", "/api/handles/{tail:.+}", self.get_handle)
 
     def add_proxy_to(self, app: web.Application) -> None:
-        """The web proxy catches every other GET path, so it goes last; unknown ``/api/``
-        paths are answered as Handle.Net does (404, RC 4) instead of being resolved, and
-        other methods on other paths with 405. So every request reaches a route (and the
-        node's :class:`~resolver.faces.http_common.Edge`), none an error of aiohttp's router."""
+        """The web proxy catches every other GET path, so it goes last. Unknown ``/api/``
+        paths are answered as Handle.Net does (404, RC 4) instead of being resolved, a
+        browser's CORS preflight (OPTIONS) on any ``/api/`` path is answered, and other
+        methods on other paths get 405. So every request reaches a route (and the node's
+        :class:`~resolver.faces.http_common.Edge`), none an error of aiohttp's router."""
+        add_route(app, "OPTIONS", "/api/{tail:.*}", api_preflight)
         add_route(app, "*", "/api/{tail:.*}", unknown_endpoint)
         add_route(app, "GET", "/", self.index)
         add_route(app, "GET", "/{tail:.+}", self.proxy)

@@ -263,6 +263,21 @@ def _body_too_large(request: web.Request) -> web.Response:
     return error_response(BodyTooLarge(f"request body exceeds {limit} bytes"), request)
 
 
+#: what a browser's preflight is told an API request may use: its methods, and the headers
+#: credentials and JSON bodies need (``Authorization`` is never covered by a wildcard)
+_PREFLIGHT = {
+    "Access-Control-Allow-Methods": "GET, HEAD, POST, PUT, DELETE",
+    "Access-Control-Allow-Headers": "Authorization, Content-Type",
+    "Access-Control-Max-Age": "86400",
+}
+
+
+async def api_preflight(request: web.Request) -> web.Response:
+    """``OPTIONS`` on an API path: a browser asking whether a page of another origin may
+    send a write (or anything with ``Authorization``); the edge adds the origin."""
+    return web.Response(status=204, headers=_PREFLIGHT)
+
+
 async def unknown_endpoint(request: web.Request) -> web.Response:
     """A path under ``/api/`` that no route takes: 404 with RC 4, as Handle.Net answers."""
     message = f"Unknown HTTP API endpoint {request.method} {request.path}"
