@@ -4,6 +4,7 @@ Ctrl-C stops every process; `tierid status` reports on it. Ports are free ones h
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -38,6 +39,13 @@ def _start_demo(fed_file: Path) -> subprocess.Popen:
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+def _nodes_left(tmp_path: Path) -> list[str]:
+    """Node processes of the federation under ``tmp_path`` still running (any parent)."""
+    time.sleep(0.5)
+    out = subprocess.run(["pgrep", "-f", f"serve --config {tmp_path}"], capture_output=True)
+    return out.stdout.decode().split()
 
 
 def _serving_children(parent: int) -> list[int]:
@@ -140,3 +148,45 @@ def test_demo_federation_end_to_end(tmp_path: Path) -> None:
     finally:
         again.send_signal(signal.SIGINT)
         again.wait(30)
+
+
+def test_stop_signals_at_start_and_again_and_again_stop_everything(tmp_path: Path) -> None:
+    """Ctrl-C while the nodes are starting stops those started (none is left behind), and
+    Ctrl-C pressed again and again, with SIGTERM on top, once the demo runs: every node stops,
+    the demo exits 0 and nothing hangs."""
+    fed_file = _with_free_ports(tmp_path)
+    early = _start_demo(fed_file)
+    started: set[int] = set()
+    deadline = time.monotonic() + 30
+    try:
+        while len(started) < 3 and early.poll() is None and time.monotonic() < deadline:
+            started.update(_serving_children(early.pid))
+        assert len(started) >= 3, "the demo did not start its nodes"
+        early.send_signal(signal.SIGINT)
+        early.wait(30)
+    finally:
+        if early.poll() is None:
+            early.kill()
+            early.wait()
+    assert early.returncode == 0
+    assert not _nodes_left(tmp_path)
+
+    demo = _start_demo(fed_file)
+    try:
+        line = ""
+        while "registered now" not in line:
+            line = demo.stdout.readline()
+            assert line, "demo exited"
+        assert len(_nodes_left(tmp_path)) >= 10  # what the check after the stop looks for
+        for n in range(2000):
+            try:
+                os.kill(demo.pid, signal.SIGTERM if n % 7 == 6 else signal.SIGINT)
+            except ProcessLookupError:
+                break
+        demo.wait(30)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
+    assert demo.returncode == 0
+    assert not _nodes_left(tmp_path)

@@ -7,7 +7,9 @@ import asyncio
 import logging
 import multiprocessing
 import signal
-import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -76,9 +78,13 @@ def _run_workers(config: config_mod.Config, workers: int) -> None:
     ]
     for p in procs:
         p.start()
-    stop = _stop_on_signals()
-    while not stop.is_set() and any(p.is_alive() for p in procs):
-        stop.wait(0.5)
+    signals = StopSignals()
+    try:
+        while any(p.is_alive() for p in procs):
+            time.sleep(0.5)
+    except Stopped:
+        pass
+    signals.ignore()
     for p in procs:
         if p.is_alive():
             p.terminate()
@@ -114,31 +120,74 @@ def demo(fed: federation.Federation) -> None:
     process, seeded with linked sample products. Ctrl-C stops them all."""
     asyncio.run(federation.prepare(fed))
     procs = federation.Processes(fed)
-    stop = _stop_on_signals()
+    signals = StopSignals()
     try:
-        procs.start()
+        with signals.deferred():
+            procs.start()
         procs.wait_ready()
         asyncio.run(federation.delegate(fed))
         created = asyncio.run(demo_mod.seed(fed))
         procs.wait_mirrors()
         _print_demo(fed, created)
-        while not stop.is_set():
+        while True:
             for name in procs.exited():
                 console.print(f"[red]node {name} exited[/] (log: {fed.data_dir}/logs/{name}.log)")
                 procs.procs.pop(name)
-            stop.wait(1)
+            time.sleep(1)
+    except Stopped:
+        pass
     except RuntimeError as err:
         raise click.ClickException(str(err)) from err
     finally:
+        signals.ignore()
         console.print("stopping every node ...")
         procs.stop()
 
 
-def _stop_on_signals() -> threading.Event:
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    return stop
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class Stopped(Exception):
+    """SIGINT or SIGTERM arrived: whatever was running is abandoned and everything stops."""
+
+
+class StopSignals:
+    """SIGINT and SIGTERM become :class:`Stopped`, raised in the main thread once: the first
+    one ignores those that follow, so a second Ctrl-C cannot interrupt the stopping. Within
+    :meth:`deferred` a signal is only noted and raised when the block ends: a ``Popen``
+    interrupted half-way would leave a child process nobody knows of.
+
+    (A ``threading.Event`` set from the handler deadlocked when a second signal landed
+    inside the first ``set()``, which holds the event's lock; this handler takes no lock.)"""
+
+    def __init__(self) -> None:
+        self._deferring = False
+        self._noted = False
+        for sig in _STOP_SIGNALS:
+            signal.signal(sig, self._arrived)
+
+    def _arrived(self, signum: int, frame: object) -> None:
+        if self._deferring:
+            self._noted = True
+            return
+        self.ignore()
+        raise Stopped(signal.Signals(signum).name)
+
+    @contextmanager
+    def deferred(self) -> Iterator[None]:
+        self._deferring = True
+        try:
+            yield
+        finally:
+            self._deferring = False
+        if self._noted:
+            self.ignore()
+            raise Stopped("signalled while starting")
+
+    @staticmethod
+    def ignore() -> None:
+        for sig in _STOP_SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
 
 
 def _print_demo(fed: federation.Federation, created: int) -> None:
