@@ -10,6 +10,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
@@ -150,29 +152,35 @@ def test_demo_federation_end_to_end(tmp_path: Path) -> None:
         again.wait(30)
 
 
+@contextmanager
+def _running_demo(fed_file: Path) -> Iterator[subprocess.Popen]:
+    """``tierid demo``, killed on the way out if it is still running."""
+    demo = _start_demo(fed_file)
+    try:
+        yield demo
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
+
+
 def test_stop_signals_at_start_and_again_and_again_stop_everything(tmp_path: Path) -> None:
     """Ctrl-C while the nodes are starting stops those started (none is left behind), and
     Ctrl-C pressed again and again, with SIGTERM on top, once the demo runs: every node stops,
     the demo exits 0 and nothing hangs."""
     fed_file = _with_free_ports(tmp_path)
-    early = _start_demo(fed_file)
-    started: set[int] = set()
-    deadline = time.monotonic() + 30
-    try:
+    with _running_demo(fed_file) as early:
+        started: set[int] = set()
+        deadline = time.monotonic() + 30
         while len(started) < 3 and early.poll() is None and time.monotonic() < deadline:
             started.update(_serving_children(early.pid))
         assert len(started) >= 3, "the demo did not start its nodes"
         early.send_signal(signal.SIGINT)
         early.wait(30)
-    finally:
-        if early.poll() is None:
-            early.kill()
-            early.wait()
     assert early.returncode == 0
     assert not _nodes_left(tmp_path)
 
-    demo = _start_demo(fed_file)
-    try:
+    with _running_demo(fed_file) as demo:
         line = ""
         while "registered now" not in line:
             line = demo.stdout.readline()
@@ -184,9 +192,5 @@ def test_stop_signals_at_start_and_again_and_again_stop_everything(tmp_path: Pat
             except ProcessLookupError:
                 break
         demo.wait(30)
-    finally:
-        if demo.poll() is None:
-            demo.kill()
-            demo.wait()
     assert demo.returncode == 0
     assert not _nodes_left(tmp_path)
