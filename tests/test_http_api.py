@@ -261,7 +261,7 @@ def test_unknown_endpoints_and_methods_answer_json(node: NodeProcess) -> None:
 
 def test_every_route_is_behind_the_edge(tmp_path: Path) -> None:
     """Counting, rate limits, CORS and error answers wrap each handler (no middleware):
-    a route registered around :func:`add_route` would skip them."""
+    a route registered without :func:`add_route` would skip them."""
     config = from_mapping(
         {"node": {"data_dir": "data"}, "resolver": {"enabled": True, "roots": ["http://x"]}},
         tmp_path,
