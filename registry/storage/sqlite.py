@@ -13,7 +13,7 @@ import asyncio
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
@@ -33,6 +33,17 @@ CREATE TABLE IF NOT EXISTS handles (
     record     BLOB NOT NULL       -- msgpack list of value tuples
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS handles_by_prefix ON handles(prefix_key, key);
+CREATE TABLE IF NOT EXISTS record_counts (
+    prefix_key TEXT PRIMARY KEY,
+    records    INTEGER NOT NULL    -- rows of handles with this prefix_key, kept by triggers
+) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS record_counted AFTER INSERT ON handles BEGIN
+    INSERT INTO record_counts (prefix_key, records) VALUES (new.prefix_key, 1)
+    ON CONFLICT(prefix_key) DO UPDATE SET records = records + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS record_uncounted AFTER DELETE ON handles BEGIN
+    UPDATE record_counts SET records = records - 1 WHERE prefix_key = old.prefix_key;
+END;
 CREATE TABLE IF NOT EXISTS changes (
     seq    INTEGER PRIMARY KEY AUTOINCREMENT,
     at     INTEGER NOT NULL,
@@ -131,6 +142,23 @@ def _switch_to_wal(conn: sqlite3.Connection) -> None:
             time.sleep(0.05)
 
 
+def _statements(script: str) -> Iterator[str]:
+    """The statements of ``script`` one at a time (``executescript`` would commit first, and
+    a trigger's body holds semicolons of its own)."""
+    pending = ""
+    for part in script.split(";"):
+        pending += part + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                yield pending
+            pending = ""
+
+
+def _has_table(conn: sqlite3.Connection, name: str) -> bool:
+    row = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
+    return row.fetchone() is not None
+
+
 class SQLiteReader:
     """ReadTxn over one connection."""
 
@@ -166,12 +194,13 @@ class SQLiteReader:
 
     def count_handles(self, prefix_key: str) -> int:
         row = self.conn.execute(
-            "SELECT count(*) FROM handles WHERE prefix_key = ?", (prefix_key,)
+            "SELECT records FROM record_counts WHERE prefix_key = ?", (prefix_key,)
         ).fetchone()
-        return int(row[0])
+        return 0 if row is None else int(row[0])
 
     def count_records(self) -> int:
-        return int(self.conn.execute("SELECT count(*) FROM handles").fetchone()[0])
+        row = self.conn.execute("SELECT coalesce(sum(records), 0) FROM record_counts").fetchone()
+        return int(row[0])
 
     def homed_prefixes(self) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT prefix FROM homed ORDER BY prefix_key")]
@@ -388,7 +417,20 @@ class SQLiteStore:
         conn = self._connect()
         _switch_to_wal(conn)
         conn.execute("PRAGMA synchronous = FULL")
-        conn.executescript(SCHEMA)
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            counted = _has_table(conn, "record_counts")
+            for statement in _statements(SCHEMA):
+                conn.execute(statement)
+            if not counted:  # a store made before the counts were kept: count it once
+                conn.execute(
+                    "INSERT INTO record_counts (prefix_key, records) "
+                    "SELECT prefix_key, count(*) FROM handles GROUP BY prefix_key"
+                )
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
         return conn
 
     def _reader_conn(self) -> sqlite3.Connection:
