@@ -53,6 +53,7 @@ from resolver.errors import (
 )
 from resolver.handle import (
     NA_PREFIX,
+    check_prefix,
     is_prefix_record,
     normalise,
     parent_prefix,
@@ -146,7 +147,7 @@ class Authority:
             raise ServerReadOnly(self.read_only)
 
     def _metered(
-        self, identity: Identity | None, handle: str, run: Callable[[WriteTxn], _T]
+        self, identity: Identity | None, handles: Sequence[str], run: Callable[[WriteTxn], _T]
     ) -> Callable[[WriteTxn], _T]:
         """``run``, then the write's charge to its principal's quotas (which may refuse it,
         rolling the whole transaction back)."""
@@ -156,7 +157,7 @@ class Authority:
 
         def metered(txn: WriteTxn) -> _T:
             result = run(txn)
-            quotas.charge(txn, identity, handle)
+            quotas.charge(txn, identity, handles)
             return result
 
         return metered
@@ -172,7 +173,7 @@ class Authority:
         prefix, suffix = parse(handle)
         prefix_key = normalise(prefix)
         if prefix_key == NA_PREFIX:
-            parse(f"{suffix}/x")  # a prefix record names a valid prefix
+            check_prefix(suffix)  # a prefix record names a valid prefix
             candidate: str | None = suffix
             while candidate is not None:
                 if txn.is_homed(normalise(candidate)):
@@ -298,7 +299,7 @@ class Authority:
         """
         bare = prefix[5:] if normalise(prefix).startswith("0.NA/") else prefix
         try:
-            parse(f"{bare}/x")
+            check_prefix(bare)
         except InvalidHandle as exc:
             raise InvalidHandle(exc.rule, f"invalid prefix: {exc.message}") from exc
         na = prefix_record(bare)
@@ -324,7 +325,7 @@ class Authority:
         :raises InvalidHandle, AuthenticationNeeded, InsufficientPermissions:
         """
         try:
-            parse(f"{prefix}/x")
+            check_prefix(prefix)
         except InvalidHandle as exc:
             raise InvalidHandle(exc.rule, f"invalid prefix: {exc.message}") from exc
         na = prefix_record(prefix)
@@ -435,7 +436,7 @@ class Authority:
             apply(txn, [planned])
             return WriteResult(target, planned.outcome is Outcome.CREATED)
 
-        run = self._metered(identity, handle, run)
+        run = self._metered(identity, [handle], run)
         return await self._committed(await self.store.write(run, actor=_actor(identity)))
 
     async def batch(
@@ -450,7 +451,7 @@ class Authority:
         self._writable()
         run = self._metered(
             identity,
-            items[0].handle if items else "0.NA/0.NA",
+            [item.handle for item in items],
             lambda txn: run_batch(self, txn, items, identity, atomic=atomic),
         )
         results = await self.store.write(run, actor=_actor(identity))
@@ -514,7 +515,7 @@ class Authority:
             txn.put(key, record, prefix_key, created=False)
             return WriteResult(existing.handle, fresh)
 
-        run = self._metered(identity, handle, run)
+        run = self._metered(identity, [handle], run)
         return await self._committed(await self.store.write(run, actor=_actor(identity)))
 
     async def put_values(
@@ -577,13 +578,13 @@ class Authority:
             apply(txn, [planned])
             return WriteResult(planned.handle, False)
 
-        run = self._metered(identity, handle, run)
+        run = self._metered(identity, [handle], run)
         return await self._committed(await self.store.write(run, actor=_actor(identity)))
 
     async def home_configured(self, prefixes: Sequence[str]) -> None:
         """Home the prefixes a node's configuration lists (Handle.Net's auto-homed prefixes)."""
         for prefix in prefixes:
-            parse(f"{prefix}/x")
+            check_prefix(prefix)
 
         def run(txn: WriteTxn) -> None:
             for prefix in prefixes:
@@ -596,14 +597,14 @@ class Authority:
     async def home(self, prefix: str, identity: Identity | None) -> None:
         """Home a prefix here (server admins only, as HOME_NA on Handle.Net)."""
         self._writable()
-        parse(f"{prefix}/x")
+        check_prefix(prefix)
         self._require_server_admin(identity, prefix)
         await self.store.write(lambda txn: txn.home(normalise(prefix), prefix), actor=str(identity))
         self._homed_read_at = float("-inf")
 
     async def unhome(self, prefix: str, identity: Identity | None) -> None:
         self._writable()
-        parse(f"{prefix}/x")
+        check_prefix(prefix)
         self._require_server_admin(identity, prefix)
 
         def run(txn: WriteTxn) -> None:

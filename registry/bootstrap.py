@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 
 from registry.storage.base import Store, StoredRecord, WriteTxn
-from resolver.handle import normalise, parse, prefix_record
+from resolver.handle import check_prefix, normalise, prefix_record
 from resolver.typed_data import (
     ALL_ADMIN_PERMS,
     PROTO_HTTP,
@@ -80,7 +80,7 @@ async def bootstrap_prefix(
 
     :returns: False if the record already existed and ``replace`` was not asked.
     """
-    parse(f"{prefix}/x")
+    check_prefix(prefix)
     na = prefix_record(prefix)
     now = int(time.time())
 

@@ -9,21 +9,21 @@ and every worker process shares them. Server admins and internal writes are not 
 
 Limits are ``[quotas]`` defaults, overridden per prefix (the most specific prefix above the
 written handle wins), e.g. ``overrides = ["88.118.8 registrations_per_day=5000000"]``. A
-limit of 0 means none. A batch is one request, whose creations all count; a batch over a
-limit commits nothing, ``atomic=false`` or not.
+limit of 0 means none. A batch is one request, whose creations all count, under the strictest
+limits of its items' prefixes; a batch over a limit commits nothing, ``atomic=false`` or not.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 
 from registry.permissions import Authorizer
 from registry.storage.base import WriteTxn
 from resolver.errors import InvalidHandle, PrefixLimit, RegistrationLimit, RequestLimitDaily
-from resolver.handle import is_prefix_record, normalise, parent_prefix, parse
+from resolver.handle import check_prefix, is_prefix_record, normalise, parent_prefix, parse
 from resolver.message import Identity
 from resolver.numbers import is_decimal
 
@@ -55,9 +55,7 @@ def parse_override(text: str) -> tuple[str, dict[str, int]]:
     :raises InvalidHandle: the prefix is not one.
     """
     prefix, *pairs = text.split() or [""]
-    if "/" in prefix:
-        raise ValueError(f"{prefix!r} is not a prefix")
-    parse(f"{prefix}/x")
+    check_prefix(prefix)
     limits = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
@@ -93,13 +91,26 @@ class Quotas:
     def active(self) -> bool:
         return self.defaults != Limits() or bool(self.by_prefix)
 
-    def limits_for(self, handle: str) -> Limits:
-        """The limits of the most specific prefix above ``handle`` (for a prefix record, the
-        prefix it is created under), else the defaults."""
+    def limits_for(self, handles: Iterable[str]) -> Limits:
+        """The limits a write about ``handles`` falls under: for each, those of the most
+        specific prefix above it (for a prefix record, the prefix it is created under), else
+        the defaults; for several (a batch), the strictest of them. A handle that does not
+        parse creates nothing and is left out; with none left, the defaults."""
+        each = [limits for h in set(handles) if (limits := self._limits_above(h)) is not None]
+        if not each:
+            return self.defaults
+        return Limits(
+            **{
+                f.name: min((v for limits in each if (v := getattr(limits, f.name))), default=0)
+                for f in fields(Limits)
+            }
+        )
+
+    def _limits_above(self, handle: str) -> Limits | None:
         try:
             prefix, suffix = parse(handle)
         except InvalidHandle:  # the write itself reports it
-            return self.defaults
+            return None
         candidate = parent_prefix(suffix) if is_prefix_record(prefix) else prefix
         while candidate is not None:
             found = self.by_prefix.get(normalise(candidate))
@@ -108,16 +119,16 @@ class Quotas:
             candidate = parent_prefix(candidate)
         return self.defaults
 
-    def charge(self, txn: WriteTxn, identity: Identity | None, handle: str) -> None:
-        """Count one write request by ``identity`` about ``handle``, and what its
-        transaction created.
+    def charge(self, txn: WriteTxn, identity: Identity | None, handles: Sequence[str]) -> None:
+        """Count one write request by ``identity`` about ``handles`` (one, or a batch's),
+        and what its transaction created.
 
         :raises RequestLimitDaily, RegistrationLimit, PrefixLimit: over a limit (the caller's
             transaction then rolls back).
         """
         if not self.active or identity is None or self.authorizer.is_server_admin(identity):
             return
-        limits = self.limits_for(handle)
+        limits = self.limits_for(handles)
         day = datetime.fromtimestamp(self.clock(), UTC).strftime("%Y-%m-%d")
         who = str(identity)
         charges = (
@@ -132,4 +143,5 @@ class Quotas:
         )
         for kind, amount, limit, error in charges:
             if limit and amount and txn.use_quota(who, day, kind, amount) > limit:
-                raise error(f"{who} is over its limit of {limit} {kind} a day", handle=handle)
+                message = f"{who} is over its limit of {limit} {kind} a day"
+                raise error(message, handle=handles[0] if len(handles) == 1 else None)

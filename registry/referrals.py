@@ -14,7 +14,14 @@ from dataclasses import dataclass
 
 from registry.storage.base import ReadTxn
 from resolver.errors import HandleNotFound, NotResponsible
-from resolver.handle import is_prefix_record, normalise, parent_prefix, parse, prefix_record
+from resolver.handle import (
+    check_prefix,
+    is_prefix_record,
+    normalise,
+    parent_prefix,
+    parse,
+    prefix_record,
+)
 from resolver.values import HS_SITE, HS_SITE_PREFIX, HandleValue
 
 
@@ -42,7 +49,7 @@ def route(txn: ReadTxn, handle: str) -> Referral | None:
     """
     prefix, suffix = parse(handle)
     if is_prefix_record(prefix):
-        parse(f"{suffix}/x")  # a prefix record must name a valid prefix
+        check_prefix(suffix)  # a prefix record must name a valid prefix
         if txn.is_homed(normalise(suffix)) or txn.get(normalise(handle)) is not None:
             return None
         wanted, start = suffix, parent_prefix(suffix)

@@ -13,6 +13,7 @@ from resolver.faces.http_common import (
     INSECURE_AUTH,
     SESSION_LOGIN,
     add_route,
+    authorization,
     identity_of,
     json_body,
     json_response,
@@ -59,7 +60,7 @@ class SessionRoutes:
         return json_response({**status, "id": str(identity)})
 
     def _session_id(self, request: web.Request) -> str:
-        header = request.headers.get("Authorization", "")
+        header = authorization(request)
         session_id = None
         if header.lower().startswith("handle "):
             session_id = parse_handle_authorization(header).get("sessionId")

@@ -70,7 +70,13 @@ from resolver.errors import (
     ProtocolError,
     TieridError,
 )
-from resolver.faces.http_common import INSECURE_AUTH, add_route, json_body, json_response
+from resolver.faces.http_common import (
+    INSECURE_AUTH,
+    add_route,
+    authorization,
+    json_body,
+    json_response,
+)
 from resolver.handle import normalise
 from resolver.message import Answer, Credentials, Identity, Query
 from resolver.templates import Template, template_handle
@@ -271,7 +277,7 @@ class SnmsRoutes:
             raise error("credentials over plain HTTP are refused on this node; use HTTPS")
 
     async def _identity(self, request: web.Request) -> Identity:
-        scheme, _, token = request.headers.get("Authorization", "").strip().partition(" ")
+        scheme, _, token = authorization(request).strip().partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise NotLoggedIn()
         self._secure(request, NotLoggedIn)

@@ -34,7 +34,7 @@ from typing import Any
 from registry.batch import ItemResult, Op, Outcome
 from resolver.codes import ResponseCode as RC
 from resolver.errors import InvalidValue, ProtocolError, TieridError
-from resolver.handle import parse
+from resolver.handle import check_prefix, parse
 from resolver.json_values import data_to_json, value_from_json
 from resolver.templates import (
     FIRST_ITEM_INDEX,
@@ -131,7 +131,7 @@ def template_key(obj: Any) -> tuple[str, str]:
     if not isinstance(obj, dict):
         raise ProtocolError('expected {"prefix": ..., "version": ...}')
     prefix = _text(obj, "prefix")
-    parse(f"{prefix}/x")
+    check_prefix(prefix)
     return prefix, version_of(obj)
 
 
@@ -248,7 +248,7 @@ def template_from_json(
     """
     prefix, version = template_key(obj)
     kind = obj.get("type", current_kind or 2)
-    if isinstance(kind, bool) or kind not in KINDS:
+    if type(kind) is not int or kind not in KINDS:  # not True, not 1.0
         raise InvalidValue('"type" is 1 (active identifier carrier) or 2 (other)')
     raw = obj.get("items")
     if not isinstance(raw, list):

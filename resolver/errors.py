@@ -12,14 +12,16 @@ from typing import Any
 
 from resolver.codes import ResponseCode as RC
 
-# rc -> (HTTP status, DNS rcode name). HTTP follows Handle.Net's REST servlet mapping.
+# rc -> (HTTP status, DNS rcode name). HTTP follows Handle.Net's REST servlet mapping, except
+# where it would answer 500 for what the client or the data caused (a 5xx says the server
+# failed): an unknown or spent challenge, a loop of aliases or referrals.
 _TABLE: dict[int, tuple[int, str]] = {
     RC.SUCCESS: (200, "NOERROR"),
     RC.ERROR: (500, "SERVFAIL"),
     RC.SERVER_TOO_BUSY: (503, "REFUSED"),
     RC.PROTOCOL_ERROR: (400, "FORMERR"),
     RC.OPERATION_NOT_SUPPORTED: (501, "NOTIMP"),
-    RC.RECURSION_COUNT_TOO_HIGH: (500, "SERVFAIL"),
+    RC.RECURSION_COUNT_TOO_HIGH: (508, "SERVFAIL"),  # an alias or referral loop in the data
     RC.SERVER_BACKUP: (503, "SERVFAIL"),
     RC.HANDLE_NOT_FOUND: (404, "NXDOMAIN"),
     RC.HANDLE_ALREADY_EXISTS: (409, "REFUSED"),
@@ -36,7 +38,7 @@ _TABLE: dict[int, tuple[int, str]] = {
     RC.AUTHENTICATION_NEEDED: (401, "REFUSED"),
     RC.AUTHENTICATION_FAILED: (403, "REFUSED"),
     RC.INVALID_CREDENTIAL: (403, "REFUSED"),
-    RC.AUTHEN_TIMEOUT: (500, "REFUSED"),
+    RC.AUTHEN_TIMEOUT: (401, "REFUSED"),  # no challenge waits: authenticate afresh
     RC.AUTHEN_ERROR: (500, "REFUSED"),
     RC.REQUEST_LIMIT_DAILY: (429, "REFUSED"),
     RC.REGISTER_COUNT_LIMIT: (429, "REFUSED"),
@@ -88,6 +90,11 @@ class BodyTooLarge(ProtocolError):
     """Request body exceeds the configured limit."""
 
     status_override = 413
+
+
+class UnreadableBody(ProtocolError):
+    """The request body cannot be read as sent (not what its Content-Encoding says): where
+    it ends is unknown, so the connection closes after the answer."""
 
 
 class UnsupportedMediaType(ProtocolError):

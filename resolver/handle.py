@@ -8,6 +8,7 @@ says which one is in use ("c" or "py").
 from __future__ import annotations
 
 from resolver._compat import load_twin
+from resolver.errors import InvalidHandle
 
 _twin, IMPLEMENTATION = load_twin("resolver._handle", "resolver.handle_py")
 MAX_HANDLE_BYTES = _twin.MAX_HANDLE_BYTES
@@ -26,6 +27,7 @@ __all__ = [
     "MAX_HANDLE_BYTES",
     "MAX_PREFIX_BYTES",
     "NA_PREFIX",
+    "check_prefix",
     "is_prefix_record",
     "normalise",
     "parent_prefix",
@@ -33,6 +35,17 @@ __all__ = [
     "prefix_record",
     "strip_scheme",
 ]
+
+
+def check_prefix(prefix: str) -> None:
+    """Check that ``prefix`` is a prefix on its own (``88.118.8``): what ``parse`` accepts
+    before an identifier's first ``/``, holding no ``/`` itself.
+
+    :raises InvalidHandle: naming the rule that fails.
+    """
+    if "/" in prefix:
+        raise InvalidHandle("bad-prefix-char", f"a prefix cannot hold '/': {prefix!r}")
+    parse(f"{prefix}/x")
 
 
 def prefix_record(prefix: str) -> str:

@@ -23,6 +23,8 @@ from resolver.typed_data import AdminRef, SiteInfo, VList, pubkey_from_jwk, pubk
 
 MAX_TYPE_LENGTH = 128
 MAX_TTL = 0x7FFFFFFF
+#: largest value (and reference) index: Handle.Net's are Java ints
+MAX_INDEX = 0x7FFFFFFF
 MAX_UNIX_TIME = 0xFFFFFFFF
 MAX_REFERENCES = 64
 
@@ -124,6 +126,8 @@ def data_from_json(obj: Any) -> bytes:
     if not isinstance(obj, dict) or "format" not in obj:
         raise InvalidValue("data must be a string or {format, value}")
     fmt, val = obj["format"], obj.get("value")
+    if not isinstance(fmt, str):
+        raise InvalidValue('data format must be a string such as "string" or "hex"')
     if fmt == "string":
         if not isinstance(val, str):
             raise InvalidValue("string data must have a string value")
@@ -223,8 +227,8 @@ def _index_from(obj: Any) -> int:
     """A value's index: an integer, or a string of ASCII digits, from 1 to 2^31 - 1."""
     if isinstance(obj, str) and is_decimal(obj.strip()):
         obj = int(obj)
-    if isinstance(obj, bool) or not isinstance(obj, int) or not 0 < obj <= 0x7FFFFFFF:
-        raise InvalidValue(f"value index must be an integer from 1 to {0x7FFFFFFF}")
+    if isinstance(obj, bool) or not isinstance(obj, int) or not 0 < obj <= MAX_INDEX:
+        raise InvalidValue(f"value index must be an integer from 1 to {MAX_INDEX}")
     return obj
 
 
@@ -280,8 +284,10 @@ def value_from_json(
         if not isinstance(ref, dict) or not isinstance(ref.get("handle"), str):
             raise InvalidValue(f"value {index}: each reference needs a handle and an index")
         ref_index = ref.get("index", 0)
-        if isinstance(ref_index, bool) or not isinstance(ref_index, int) or ref_index < 0:
-            raise InvalidValue(f"value {index}: reference index must be a non-negative integer")
+        if isinstance(ref_index, bool) or not isinstance(ref_index, int):
+            raise InvalidValue(f"value {index}: reference index must be an integer")
+        if not 0 <= ref_index <= MAX_INDEX:  # 0: the whole record; the wire holds a signed int4
+            raise InvalidValue(f"value {index}: reference index must be from 0 to {MAX_INDEX}")
         utf8(ref["handle"], f"value {index}: reference")
         references.append((ref["handle"], ref_index))
     timestamp = 0

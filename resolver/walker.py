@@ -27,7 +27,14 @@ from resolver.errors import (
     UpstreamUnavailable,
     WalkTimeout,
 )
-from resolver.handle import is_prefix_record, normalise, parent_prefix, parse, prefix_record
+from resolver.handle import (
+    check_prefix,
+    is_prefix_record,
+    normalise,
+    parent_prefix,
+    parse,
+    prefix_record,
+)
 from resolver.lru import SITES, LRUCache
 from resolver.message import Answer, Query
 from resolver.sites import endpoints_of, min_ttl
@@ -118,7 +125,7 @@ class Walker:
     async def _walk(self, query: Query) -> Answer:
         prefix, suffix = parse(query.handle)
         if is_prefix_record(prefix):
-            parse(f"{suffix}/x")
+            check_prefix(suffix)
             return await self._follow(*self._start(parent_prefix(suffix)), query, suffix)
         endpoints = self._cached(self.handle_sites, prefix)
         if endpoints is not None:
@@ -177,7 +184,7 @@ class Walker:
         """
         try:
             na, delegated = parse(referral.referral or "")
-            parse(f"{delegated}/x")
+            check_prefix(delegated)
         except InvalidHandle as exc:
             raise UpstreamUnavailable(
                 f"{url} sent a referral without a valid prefix record"

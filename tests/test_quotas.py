@@ -68,6 +68,21 @@ def test_a_batch_over_the_limit_commits_nothing(node: NodeProcess) -> None:
     assert all(node.session().get(node.api(f"88.118.6/B-{i}")).status_code == 404 for i in range(4))
 
 
+def test_a_batch_is_held_to_the_strictest_limits_of_its_items(node: NodeProcess) -> None:
+    """A batch's first item used to choose its limits: an unreadable first item (no prefix:
+    the defaults, here made looser by none) or one under a looser prefix let the rest
+    through uncounted."""
+    admin = node.create_enterprise("88.118.4", b"four-secret")
+    four = node.session(admin)
+    for first in ({"handle": 5, "values": URL}, {"handle": "88.118.9/ELSEWHERE", "values": URL}):
+        items = [first] + [{"handle": f"88.118.4/S-{i}", "values": URL} for i in range(4)]
+        r = four.post(
+            f"{node.url}/api/batch", json={"op": "create", "atomic": False, "items": items}
+        )
+        assert r.json()["responseCode"] == 604, r.text
+    assert all(node.session().get(node.api(f"88.118.4/S-{i}")).status_code == 404 for i in range(4))
+
+
 def test_prefixes_a_day(node: NodeProcess) -> None:
     admin = node.create_enterprise("88.118.7", b"seven-secret")
     seven = node.session(admin)

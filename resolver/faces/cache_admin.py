@@ -10,7 +10,7 @@ from aiohttp import web
 
 from resolver.caching import CachingResolver
 from resolver.errors import AuthenticationFailed, AuthenticationNeeded, ProtocolError
-from resolver.faces.http_common import add_route, flag, json_response
+from resolver.faces.http_common import add_route, authorization, flag, json_response
 from resolver.lru import NEGATIVE
 
 
@@ -24,7 +24,7 @@ class CacheAdminRoutes:
         add_route(app, "DELETE", "/api/cache", self.flush)
 
     def _check(self, request: web.Request) -> None:
-        header = request.headers.get("Authorization", "")
+        header = authorization(request)
         if not header:
             raise AuthenticationNeeded("cache administration needs the operator token")
         scheme, _, token = header.partition(" ")

@@ -30,6 +30,7 @@ from resolver.errors import (
     ProtocolError,
     RateLimited,
     TieridError,
+    UnreadableBody,
     UnsupportedMediaType,
     to_json,
 )
@@ -126,13 +127,26 @@ def parse_basic(header: str) -> Credentials:
     return Credentials(identity, secret)
 
 
+def authorization(request: web.Request) -> str:
+    """The request's ``Authorization`` header, "" if it has none. Every scheme spoken here
+    (Basic, Bearer, Handle) writes its credentials in ASCII; aiohttp passes other bytes on as
+    lone surrogates, which would fail deep inside a credential check, so they stop here.
+
+    :raises AuthenticationFailed: if the header is not ASCII.
+    """
+    header = request.headers.get("Authorization", "")
+    if not header.isascii():
+        raise AuthenticationFailed("the Authorization header must be ASCII")
+    return header
+
+
 async def identity_of(request: web.Request) -> Identity | None:
     """The authenticated identity of a request, or None if it sent no credentials.
 
     :raises AuthenticationFailed: on a wrong secret, or credentials over plain HTTP where
         the configuration does not allow it.
     """
-    header = request.headers.get("Authorization")
+    header = authorization(request)
     if not header:
         return None
     scheme = header.split(None, 1)[0].lower()
@@ -175,6 +189,8 @@ async def json_body(request: web.Request) -> Any:
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge as exc:
         raise BodyTooLarge(f"request body exceeds {request.app._client_max_size} bytes") from exc
+    except web.RequestPayloadError as exc:  # e.g. Content-Encoding: gzip on a body that is not
+        raise UnreadableBody(f"request body cannot be read ({' '.join(str(exc).split())})") from exc
     try:
         body = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -191,6 +207,8 @@ def error_response(err: TieridError, request: web.Request) -> web.Response:
         resp.headers["WWW-Authenticate"] = 'Basic realm="tierid"'
     if isinstance(err, RateLimited):
         resp.headers["Retry-After"] = str(max(1, math.ceil(err.retry_after)))
+    if isinstance(err, UnreadableBody):
+        resp.force_close()  # says "Connection: close", so no client sends more on it
     return resp
 
 

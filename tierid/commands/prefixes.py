@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from registry.bootstrap import ADMIN_INDEX, http_site, prefix_record_values
-from resolver.handle import parse, prefix_record
+from resolver.handle import check_prefix, prefix_record
 from resolver.http_client import HandleHttpClient
 from resolver.json_values import value_to_json
 from resolver.typed_data import SiteInfo
@@ -65,7 +65,7 @@ async def create(
 ) -> None:
     """Create 0.NA/PREFIX naming its own admin (300:0.NA/PREFIX), as a parent tier does
     when it hands a prefix to a provincial node or an enterprise."""
-    parse(f"{new_prefix}/x")
+    check_prefix(new_prefix)
     secret = read_or_create_secret(admin_secret_file) if admin_secret_file else None
     site_infos = [_site(s, https=https, primary=True) for s in sites]
     site_infos += [_site(m, https=https, primary=False) for m in mirrors]
