@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import quote
 
 import aiohttp
+import yarl
 
 from resolver import challenge
 from resolver.challenge import PrivateKey
@@ -29,7 +30,19 @@ def basic_header(identity: str, secret: bytes) -> str:
 
 
 def handle_path(handle: str) -> str:
-    return "/api/handles/" + quote(handle, safe="/:@!$&'()*+,;=-._~")
+    """The API path of ``handle``, percent-encoded; a suffix segment that is ``.`` or ``..``
+    is encoded too (``%2E``), so nothing on the way reads it as a step up the path."""
+    segments = quote(handle, safe="/:@!$&'()*+,;=-._~").split("/")
+    dotless = [s.replace(".", "%2E") if s in (".", "..") else s for s in segments]
+    return "/api/handles/" + "/".join(dotless)
+
+
+def api_url(base: str, path: str) -> yarl.URL:
+    """A node's URL with an API ``path`` that is already percent-encoded, taken as it is:
+    parsed as text, yarl decodes it and drops dot segments, and ``88.1/Y/../SECRET`` was
+    asked for as ``88.1/SECRET``."""
+    url = yarl.URL(base)
+    return url.with_path(url.raw_path.rstrip("/") + path, encoded=True)
 
 
 class HandleHttpClient:
@@ -104,7 +117,12 @@ class HandleHttpClient:
         if self._auth:
             headers["Authorization"] = self._auth
         async with self._session.request(
-            method, self.base_url + path, params=params, json=body, headers=headers, ssl=self._ssl
+            method,
+            api_url(self.base_url, path),
+            params=params,
+            json=body,
+            headers=headers,
+            ssl=self._ssl,
         ) as resp:
             try:
                 data = await resp.json(content_type=None) if resp.status != 204 else {}

@@ -90,7 +90,11 @@ def _from_url(text: str) -> Reading:
     try:
         link = digital_link.parse(text)
     except Gs1DataError as not_a_link:
-        found = _HANDLE_PATH.fullmatch(urlsplit(text).path)
+        try:
+            path = urlsplit(text).path
+        except ValueError:  # e.g. an unclosed IPv6 host: "https://[::1/..."
+            raise not_a_link from None
+        found = _HANDLE_PATH.fullmatch(path)
         # a path starting with a key AI (/01/...) is a Digital Link with an error, not an
         # identifier: its error is the answer
         if found is None or is_primary_key(found.group(1).split("/")[0]):
@@ -118,14 +122,19 @@ def read(raw: str) -> Reading:
         raise Gs1DataError("the scan is empty")
     if text.startswith("]"):
         scan = scan_data.parse(text)
-        if scan.text is not None:
-            reading = read(scan.text)
+        if scan.text is not None:  # read once: a symbology identifier inside is plain text
+            reading = _read_unmarked(scan.text)
         elif scan.gtin is not None:
             reading = _from_elements("ean", [Element("01", scan.gtin), *scan.elements])
         else:
             reading = _from_elements("element-string", scan.elements)
         reading.symbology = scan.symbology
         return reading
+    return _read_unmarked(text)
+
+
+def _read_unmarked(text: str) -> Reading:
+    """What scanned text without a symbology identifier names."""
     if text.startswith(_FNC1_AS_SENT):
         return _from_elements("element-string", parse_element_string(text[1:]))
     if text.startswith("("):

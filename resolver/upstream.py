@@ -26,7 +26,7 @@ from resolver.errors import (
     error_for,
 )
 from resolver.hdl_client import HandleClient, parse_endpoint
-from resolver.http_client import handle_path
+from resolver.http_client import api_url, handle_path
 from resolver.json_values import value_from_json
 from resolver.message import Answer, Query
 from resolver.values import HandleValue
@@ -134,7 +134,7 @@ class Upstream:
             params.append(("auth", "true"))
         assert self._session is not None, "Upstream.open() first"
         async with self._session.get(
-            url + handle_path(query.handle), params=params, timeout=self.timeout
+            api_url(url, handle_path(query.handle)), params=params, timeout=self.timeout
         ) as resp:
             try:
                 body = await resp.json(content_type=None)

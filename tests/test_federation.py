@@ -4,6 +4,7 @@ hosting one enterprise itself (88.118.9) and delegating another to its own node
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from resolver.http_client import HandleHttpClient
 from tests.conftest import NodeProcess, free_port
 
 
@@ -242,3 +244,30 @@ def test_a_moved_prefix_is_found_again(fed: Federation, tmp_path: Path) -> None:
         assert fed.resolver.status()["resolver"]["knownPrefixes"]["88.118.8"] == [new_home.url]
     finally:
         new_home.stop()
+
+
+def test_dot_segments_name_their_own_records_across_tiers(fed: Federation) -> None:
+    """``.`` and ``..`` are ordinary suffix characters: ``88.118.8/Y/../SECRET`` is not
+    ``88.118.8/SECRET``. The HTTP client and the resolver's upstream used to let yarl drop
+    dot segments from the path, so the resolver answered (and cached) SECRET's values under
+    the dotted name."""
+    dotted = ["88.118.8/Y/../SECRET", "88.118.8/./SECRET", "88.118.8/.."]
+    everything = ["88.118.8/SECRET", *dotted]
+
+    async def write() -> None:
+        async with HandleHttpClient(
+            fed.pumps.url, identity=fed.pumps.operator, secret=b"operator-secret"
+        ) as client:
+            for handle in everything:
+                values = [{"index": 1, "type": "URL", "data": f"https://pumps.example/{handle}"}]
+                await client.put(handle, values)
+
+    asyncio.run(write())
+    for handle in everything:
+        for node in (fed.pumps, fed.resolver):
+            prefix, suffix = handle.split("/", 1)
+            r = requests.get(f"{node.url}/api/handles/{prefix}/{suffix.replace('.', '%2E')}")
+            assert r.json()["values"][0]["data"]["value"] == f"https://pumps.example/{handle}", (
+                node.url,
+                handle,
+            )

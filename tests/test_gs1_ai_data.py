@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from resolver.gs1 import digital_link, scan_data
+from resolver.gs1 import ai_data, digital_link, scan_data
 from resolver.gs1.ai_data import (
     Element,
     Gs1DataError,
@@ -146,3 +146,38 @@ def test_scanner_data(case: dict) -> None:
     else:
         with pytest.raises(Gs1DataError):
             scan_data.parse(case["input"])
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "10" * 31 + "#",  # nothing parses to the end: took 16 s, each dead end tried again
+        "10" * 31,  # every split parses, none keeps the association rules
+        "10" * 4000,  # deeper than Python's recursion
+        "21" + "9" * 8000,
+    ],
+)
+def test_reading_without_separators_is_bounded(data: str, monkeypatch) -> None:
+    """However the data splits, a reading tries at most MAX_READING_STEPS field values and
+    answers readings or a clear error."""
+    calls = []
+    real = ai_data.check_value
+
+    def counted(entry, value):
+        calls.append(1)
+        return real(entry, value)
+
+    monkeypatch.setattr(ai_data, "check_value", counted)
+    try:
+        ai_data.readings(data)
+    except Gs1DataError as exc:
+        assert "separators" in exc.message or "elements" in exc.message
+    assert len(calls) <= ai_data.MAX_READING_STEPS
+
+
+def test_a_reading_needing_many_steps_is_still_found() -> None:
+    """The bounds leave real scans alone: a GTIN, dates, a lot and a serial, unseparated."""
+    found = ai_data.readings("010690555010001617261231" + "11250101" + "10ABC")
+    assert [[(e.ai, e.value) for e in r] for r in found] == [
+        [("01", "06905550100016"), ("17", "261231"), ("11", "250101"), ("10", "ABC")]
+    ]

@@ -35,6 +35,12 @@ RECORDS = {
         {"type": "GS1.RULE", "data": "88.120.1/PUMP-{21}"},
     ],
     f"88.120.1/01/{MODEL_GTIN}/10/LOT7": [{"type": "URL", "data": "https://pumps.example/lots/7"}],
+    f"88.120.1/01/{MODEL_GTIN}/10/LOT7/21/S1": [
+        {"type": "URL", "data": "https://pumps.example/recalled/S1"}
+    ],
+    f"88.120.1/01/{MODEL_GTIN}/10/A%2FB": [
+        {"type": "URL", "data": "https://pumps.example/lots/AB"}
+    ],
 }
 
 
@@ -104,6 +110,28 @@ def test_bad_scans_get_a_precise_error(nodes: Nodes) -> None:
     assert status == 400
     status, body = nodes.scan(base64="***")
     assert status == 400 and body["responseCode"] == 4
+
+
+def test_a_slash_in_a_value_is_part_of_the_value(nodes: Nodes) -> None:
+    """Lot ``LOT7/21/S1`` (CSET 82 allows ``/``) is not lot LOT7 with serial S1: unbound, it
+    walks up to the model; a bound lot with a ``/`` is found."""
+    status, body = nodes.scan(scan=f"(01){MODEL_GTIN}(10)LOT7/21/S1")
+    assert status == 200 and _url(body) == "https://pumps.example/models/CP-200", body
+    assert body["scan"]["key"] == f"01/{MODEL_GTIN}/10/LOT7%2F21%2FS1"
+    status, body = nodes.scan(scan=f"(01){MODEL_GTIN}(10)A/B")
+    assert status == 200 and _url(body) == "https://pumps.example/lots/AB", body
+
+
+@pytest.mark.parametrize(
+    "scanned",
+    [
+        "]Q1" * 2000 + "88.120.1/X",  # recursed once per symbology identifier
+        "https://[::1/01/06905550100016",  # urlsplit's ValueError
+    ],
+)
+def test_malformed_scans_are_clear_errors(nodes: Nodes, scanned: str) -> None:
+    status, body = nodes.scan(scan=scanned)
+    assert (status, body["responseCode"]) == (400, 102), body
 
 
 def test_an_unbound_gtin_is_not_found(nodes: Nodes) -> None:

@@ -111,9 +111,13 @@ class Gs1Key:
 
     @property
     def path(self) -> str:
-        """``01/<gtin>[/22/..][/10/..][/21/..]``: the suffix a binding is registered under (and,
-        percent-encoded, the Digital Link path)."""
-        return "/".join(f"{ai}/{value}" for ai, value in ((self.ai, self.value), *self.qualifiers))
+        """``01/<gtin>[/22/..][/10/..][/21/..]``: the suffix a binding is registered under.
+        A value's ``/`` (and ``%``) is percent-encoded, so lot ``L1/21/S1`` is not read as lot
+        ``L1`` with serial ``S1``."""
+        pairs = ((self.ai, self.value), *self.qualifiers)
+        return "/".join(
+            f"{ai}/{value.replace('%', '%25').replace('/', '%2F')}" for ai, value in pairs
+        )
 
     @property
     def uri_path(self) -> str:
