@@ -21,7 +21,7 @@ import yarl
 
 from resolver import challenge
 from resolver.challenge import PrivateKey
-from resolver.errors import TieridError, UpstreamUnavailable, error_for
+from resolver.errors import BodyTooLarge, TieridError, UpstreamUnavailable, error_for
 
 
 def basic_header(identity: str, secret: bytes) -> str:
@@ -63,7 +63,7 @@ class HandleHttpClient:
         ``private_key`` (of the identity's HS_PUBKEY) logs in by challenge-response when the
         client is entered, and the session ends when it is left."""
         self.base_url = base_url.rstrip("/")
-        self._identity = identity
+        self.identity = identity
         self._key = private_key
         self._auth = basic_header(identity, secret) if identity and secret is not None else None
         if operator_token is not None:
@@ -77,9 +77,9 @@ class HandleHttpClient:
 
     async def __aenter__(self) -> HandleHttpClient:
         self._session = aiohttp.ClientSession(timeout=self._timeout)
-        if self._key is not None and self._identity:
+        if self._key is not None and self.identity:
             try:
-                await self._login(self._identity, self._key)
+                await self._login(self.identity, self._key)
             except BaseException:
                 await self._session.close()
                 raise
@@ -132,6 +132,8 @@ class HandleHttpClient:
             session = resp.status < 300 and isinstance(data, dict) and "sessionId" in data
             if not (coded or session or resp.status == 204):
                 raise UpstreamUnavailable(f"HTTP {resp.status} without a Handle response")
+            if resp.status == 413:  # RC 4 as a malformed request is, but the size is the fault
+                raise BodyTooLarge(data.get("message") or None)
             if resp.status >= 300 and resp.status != 300:
                 raise error_for(data["responseCode"], data.get("message", ""), data.get("handle"))
             return resp.status, data

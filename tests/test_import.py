@@ -23,7 +23,7 @@ import requests
 from registry.bootstrap import bootstrap_prefix
 from registry.storage.sqlite import SQLiteStore
 from resolver.codes import ResponseCode as RC
-from tests.conftest import PUMPS, PUMPS_ADMIN, NodeProcess, RedisServer, tierid_cli
+from tests.conftest import MOTORS_ADMIN, PUMPS, PUMPS_ADMIN, NodeProcess, RedisServer, tierid_cli
 from tierid.importer import BULK_GC_THRESHOLD, bulk_gc
 
 
@@ -259,6 +259,67 @@ def test_import_through_a_node(node: NodeProcess, tmp_path: Path) -> None:
     assert "already imported (6 rows)" in run_import(source, *auth).stdout
     out = run_import(source, *auth, "--restart").stdout
     assert "6 rows: 0 created, 0 replaced, 5 skipped (unchanged), 1 rejected" in out
+
+
+def test_a_batch_over_the_nodes_body_limit_goes_in_smaller_ones(
+    node: NodeProcess, tmp_path: Path
+) -> None:
+    """1,000 rows (about 100 KB) against the test node's 64 KiB body limit: the batch is
+    split until the node takes it, where the import used to stop at the first batch."""
+    secret = tmp_path / "pumps.secret"
+    secret.write_bytes(node.secrets[PUMPS_ADMIN])
+    source = write_rows(tmp_path / "big.csv", 1500, url="https://pumps.example/split/" + "x" * 40)
+    auth = ("--node", node.url, "--auth", PUMPS_ADMIN, "--secret-file", str(secret))
+    out = run_import(source, *auth, "--batch-size", "1000").stdout
+    assert "1,500 rows: 1,500 created" in out
+    got = requests.get(node.api(f"{PUMPS}/P-001499")).json()
+    assert got["values"][0]["data"]["value"].endswith("x" * 40 + "1499")
+
+
+def test_a_run_as_another_identity_is_another_import(node: NodeProcess, tmp_path: Path) -> None:
+    """Rows refused to one identity may pass for another: its checkpoint is not reused."""
+    source = tmp_path / "rows.jsonl"
+    row = {"handle": f"{PUMPS}/WHO-1", "values": [{"index": 1, "type": "URL", "data": "u"}]}
+    source.write_text(json.dumps(row) + "\n")
+    logins = {}
+    for identity in (MOTORS_ADMIN, PUMPS_ADMIN):
+        secret = tmp_path / f"{identity[-1]}.secret"
+        secret.write_bytes(node.secrets[identity])
+        logins[identity] = ("--node", node.url, "--auth", identity, "--secret-file", str(secret))
+    out = run_import(source, *logins[MOTORS_ADMIN]).stdout
+    assert "1 rows: 0 created, 0 replaced, 0 skipped (unchanged), 1 rejected" in out
+    out = run_import(source, *logins[PUMPS_ADMIN]).stdout
+    assert "1 rows: 1 created" in out
+
+
+def test_prefix_records_are_written_only_when_asked(tmp_path: Path) -> None:
+    """A stray 0.NA/ row replaced a prefix's record (its admin values with it) and locked
+    its operators out: such rows now need --prefix-records."""
+    store = make_store(tmp_path / "store.sqlite3")
+    source = tmp_path / "rows.csv"
+    source.write_text(
+        f"0.NA/{PUMPS},1,URL,https://x.example/hijack\n"
+        f"0.na/{PUMPS}.1,1,URL,https://sub.example\n"
+        f"{PUMPS}/P-1,1,URL,https://pumps.example/p/1\n"
+    )
+    out = run_import(source, "--store", str(store)).stdout
+    assert "3 rows: 1 created, 0 replaced, 0 skipped (unchanged), 2 rejected" in out
+    assert [line[2:4] for line in results(source)[:2]] == [["rejected", "5"]] * 2
+    admin_values = query(store, f"SELECT record FROM handles WHERE key = '0.NA/{PUMPS}'")
+    assert b"hijack" not in admin_values[0][0]
+    out = run_import(source, "--store", str(store), "--prefix-records").stdout
+    assert "1 created, 1 replaced, 1 skipped (unchanged), 0 rejected" in out
+
+
+def test_results_naming_the_input_are_refused(tmp_path: Path) -> None:
+    store = make_store(tmp_path / "store.sqlite3")
+    source = write_rows(tmp_path / "rows.csv", 3)
+    before = source.read_bytes()
+    done = tierid_cli(
+        "import", str(source), "--store", str(store), "--results", str(source), check=False
+    )
+    assert done.returncode == 2 and "--results names the file being imported" in done.stderr
+    assert source.read_bytes() == before and records(store) == {}
 
 
 def test_the_format_comes_from_the_name_or_is_given(tmp_path: Path) -> None:

@@ -190,6 +190,10 @@ def test_import_registers_rows_against_a_template(
         out.writerow([f"{PUMPS}/IMP-1", 2001, "MODEL", "CP-200", 2003, "FLOW", "40"])
         out.writerow([f"{PUMPS}/IMP-2", 2003, "FLOW", "40"])  # no MODEL
         out.writerow([f"{PUMPS}/IMP-3", 2001, "MODEL", "CP-300"])
+    # a misspelt template rejects every row; fixing the option is another import, not
+    # "already imported"
+    done = tierid_cli("import", str(rows), "--template", "pmup/2", *login, check=False)
+    assert "3 rows: 0 created, 0 replaced, 0 skipped (unchanged), 3 rejected" in done.stdout
     done = tierid_cli("import", str(rows), "--template", "pump/2", *login, check=False)
     with (tmp_path / "pumps.csv.results.csv").open() as f:
         outcome = {r["handle"]: r for r in csv.DictReader(f)}

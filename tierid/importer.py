@@ -34,7 +34,7 @@ from registry.batch import BatchItem, ItemResult, Op, Outcome, changed_keys, run
 from registry.batch import counts as tally
 from registry.permissions import Authorizer
 from registry.storage.sqlite import SQLiteStore, SQLiteWriter
-from resolver.errors import error_for
+from resolver.errors import BodyTooLarge, error_for
 from resolver.json_values import value_to_json
 from resolver.message import Identity
 from tierid.import_planner import PlannedBatch, apply_packed, planned_batches, still_valid
@@ -178,9 +178,12 @@ class NodeSink:
         if not self.state.exists():
             return None
         saved = json.loads(self.state.read_text("utf-8"))
-        if (saved["key"], saved["node"]) != (key, self.client.base_url):
-            return None
+        if (saved["key"], saved["node"], saved.get("as")) != self._whose(key):
+            return None  # another file, node or identity (rows refused to one may pass)
         return Checkpoint.from_text(saved["checkpoint"])
+
+    def _whose(self, key: str) -> tuple[str, str, str | None]:
+        return key, self.client.base_url, self.client.identity
 
     async def write(self, key: str, items: Sequence[BatchItem], record: Record) -> None:
         sent = [i for i in items if i.error is None]
@@ -189,19 +192,32 @@ class NodeSink:
             body = [
                 {"handle": i.handle, "values": [value_to_json(v) for v in i.values]} for i in sent
             ]
-            answer = await self.client.batch(sent[0].op, body, atomic=False)
-            answered = (_result_from_json(r) for r in answer["items"])
+            answered = iter(await self._send(sent[0].op, body))
         results = [
             ItemResult(i.handle, Outcome.REJECTED, i.error) if i.error else next(answered)
             for i in items
         ]
         await self.save(key, record(results))
 
+    async def _send(self, op: Op, body: list[dict[str, Any]]) -> list[ItemResult]:
+        """The node's result for each item of ``body``, in order. A batch over the node's
+        body limit (413) goes again in halves, down to single items; an item too big on
+        its own is rejected with the node's reason."""
+        try:
+            answer = await self.client.batch(op, body, atomic=False)
+        except BodyTooLarge as err:
+            if len(body) == 1:
+                return [ItemResult(body[0]["handle"], Outcome.REJECTED, err)]
+            half = len(body) // 2
+            return await self._send(op, body[:half]) + await self._send(op, body[half:])
+        return [_result_from_json(r) for r in answer["items"]]
+
     async def write_all(self, job: Import, start: Checkpoint, progress: Progress) -> None:
         await job.write_batches(self, start, progress)
 
     async def save(self, key: str, checkpoint: Checkpoint) -> None:
-        saved = {"key": key, "node": self.client.base_url, "checkpoint": checkpoint.to_text()}
+        saved = dict(zip(("key", "node", "as"), self._whose(key), strict=True))
+        saved["checkpoint"] = checkpoint.to_text()
         _replace_durably(self.state, json.dumps(saved))
 
 
@@ -242,13 +258,17 @@ def bulk_gc() -> Iterator[None]:
         gc.unfreeze()
 
 
-def import_key(path: Path, op: Op) -> str:
-    """What an import is known by: its op and the SHA-256 of the file (read in pieces)."""
+def import_key(reading: Reading) -> str:
+    """What an import is known by: what decides its rows' outcomes besides the store (the
+    op, the template, whether prefix records may be written: a run that changes one is
+    another import, and rows the first refused may pass) and the SHA-256 of the file."""
     digest = hashlib.sha256()
-    with open(path, "rb") as f:
+    with open(reading.path, "rb") as f:
         while chunk := f.read(1 << 20):
             digest.update(chunk)
-    return f"import:{op}:{digest.hexdigest()}"
+    template = f"template={'/'.join(reading.template)}:" if reading.template else ""
+    prefixes = "prefix-records:" if reading.prefix_records else ""
+    return f"import:{reading.op}:{template}{prefixes}{digest.hexdigest()}"
 
 
 @dataclass(frozen=True)
@@ -281,12 +301,14 @@ class Import:
         batch_size: int,
         max_data_bytes: int,
         template: tuple[str, str] | None = None,
+        prefix_records: bool = False,
     ) -> None:
         """``template`` (name, version) registers every row against that template of its
-        prefix (values 1000 and 1001), unless the row names one itself."""
-        self.reading = Reading(path, fmt, op, max_data_bytes, batch_size, template)
+        prefix (values 1000 and 1001), unless the row names one itself; rows that write
+        prefix records (``0.NA/...``) are rejected unless ``prefix_records``."""
+        self.reading = Reading(path, fmt, op, max_data_bytes, batch_size, template, prefix_records)
         self.results_path = results
-        self.key = import_key(path, op)
+        self.key = import_key(self.reading)
 
     async def run(self, sink: Sink, *, restart: bool, progress: RunProgress) -> Summary:
         """Import what the checkpoint does not cover yet (everything with ``restart``);

@@ -23,7 +23,7 @@ from typing import Any, BinaryIO, NamedTuple
 
 from registry.batch import BatchItem, ItemResult, Op, Outcome, item_from_json
 from resolver.cells import values_from_cells
-from resolver.errors import InvalidHandle, ProtocolError, TieridError
+from resolver.errors import InvalidHandle, OperationNotSupported, ProtocolError, TieridError
 from resolver.handle import normalise
 from resolver.templates import REF_INDEX, reference_values
 
@@ -162,11 +162,15 @@ class Reading(NamedTuple):
     max_data_bytes: int
     size: int  # rows per batch
     template: tuple[str, str] | None  # (name, version) every row is registered against
+    #: rows may write prefix records (``0.NA/...``); without it they are rejected: one stray
+    #: row would replace a prefix's admin values and lock its operators out
+    prefix_records: bool = False
 
     @contextmanager
     def batches(self, offset: int, lines: int) -> Iterator[Iterator[list[Row]]]:
         """Batches of rows from byte ``offset`` (``lines`` lines before it), each row's item
-        registered against ``template`` if one is given."""
+        refused if it writes a prefix record that is not allowed, else registered against
+        ``template`` if one is given."""
         with batches(
             self.path,
             self.fmt,
@@ -176,7 +180,7 @@ class Reading(NamedTuple):
             max_data_bytes=self.max_data_bytes,
             size=self.size,
         ) as read:
-            yield (self._with_template(batch) for batch in read)
+            yield (self._prepared(batch) for batch in read)
 
     def reread(self, offset: int, lines: int, end: int) -> list[Row]:
         """The rows of the batch that spans ``offset`` to ``end`` again.
@@ -189,14 +193,20 @@ class Reading(NamedTuple):
             raise RuntimeError(f"{self.path} changed while it was being imported")
         return rows
 
-    def _with_template(self, batch: list[Row]) -> list[Row]:
-        if self.template is None:
+    def _prepared(self, batch: list[Row]) -> list[Row]:
+        if self.template is None and self.prefix_records:
             return batch
-        return [row._replace(item=self._item_with_template(row.item)) for row in batch]
+        return [row._replace(item=self._prepared_item(row.item)) for row in batch]
 
-    def _item_with_template(self, item: BatchItem) -> BatchItem:
-        assert self.template is not None
-        if item.error is not None or any(v.index == REF_INDEX for v in item.values):
+    def _prepared_item(self, item: BatchItem) -> BatchItem:
+        if item.error is not None:
+            return item
+        if not self.prefix_records and item.handle[:5].upper() == "0.NA/":
+            refused = OperationNotSupported(
+                "a prefix record is imported only with --prefix-records"
+            )
+            return item._replace(error=refused)
+        if self.template is None or any(v.index == REF_INDEX for v in item.values):
             return item
         try:
             refs = reference_values(item.handle, *self.template)

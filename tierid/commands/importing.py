@@ -98,6 +98,12 @@ def _operator() -> str:
     help="Register every row against this published template of its prefix "
     "(<prefix>/TEMPLATE/NAME/VERSION); rows that break it are rejected.",
 )
+@click.option(
+    "--prefix-records",
+    is_flag=True,
+    help="Also write prefix records (0.NA/...), e.g. a province's enterprises; without it "
+    "such rows are rejected, as one stray row would replace a prefix's admin values.",
+)
 def import_(
     file: Path,
     fmt: str | None,
@@ -109,6 +115,7 @@ def import_(
     batch_size: int | None,
     restart: bool,
     template: str | None,
+    prefix_records: bool,
 ) -> None:
     """Register the identifiers in FILE, one per row or line.
 
@@ -136,6 +143,8 @@ def import_(
     if config_path and store:
         raise click.UsageError("--config and --store exclude each other")
     results = results or file.with_name(file.name + ".results.csv")
+    if results.exists() and results.samefile(file):
+        raise click.UsageError("--results names the file being imported")
     op: Op = "create" if no_overwrite else "upsert"
     name, sep, version = (template or "").partition("/")
     if template and (not sep or not name or not version or "/" in version):
@@ -150,6 +159,7 @@ def import_(
             batch_size=size,
             max_data_bytes=max_data_bytes,
             template=(name, version) if template else None,
+            prefix_records=prefix_records,
         )
 
     go: Awaitable[Summary]
