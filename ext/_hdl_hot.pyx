@@ -69,6 +69,8 @@ cdef int _reply_minor(const unsigned char *p):
     cdef int major = p[2] & 0x03, minor = p[3]
     if major < 2:  # no suggestion, or one no client speaks: the message's own version
         major, minor = p[0], p[1]
+    if major == 5:  # very old clients wrote major 5 and mean 2.0 (hdl_types.effective_version)
+        return -1
     if major > 2:
         return _OUR_MINOR
     if major < 2 or minor < 1:

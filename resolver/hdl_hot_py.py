@@ -59,6 +59,8 @@ def reply_version(raw: bytes) -> tuple[int, int] | None:
     major, minor = raw[2] & 0x03, raw[3]
     if major < 2:  # no suggestion, or one no client speaks: the message's own version
         major, minor = raw[0], raw[1]
+    if major == 5:  # very old clients wrote major 5 and mean 2.0 (hdl_types.effective_version)
+        return None
     version = min((major, minor), _OURS)
     return version if version >= (2, 1) else None
 

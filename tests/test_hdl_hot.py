@@ -97,10 +97,23 @@ def test_responder_stores_what_it_answered_and_hits_match() -> None:
     assert responder.hot.answer(raw) is None
 
 
+def test_a_major_5_request_with_a_digest_is_answered_every_time() -> None:
+    """Very old clients write major 5 and mean 2.0: the full path answered with 2.0's digest,
+    then storing the answer read it as a newer one (KeyError) and the request got nothing."""
+    responder = Responder(_cached, site=SiteInfo(serial=9))
+    raw = _request(flags=OpFlag.PO | OpFlag.RD, version=(5, 0, 0, 0))
+    for _ in range(2):
+        (out,) = asyncio.run(responder.respond(raw, tcp=False))
+        answer = decode_message(out)
+        assert (answer.header.rc, answer.envelope.major, answer.envelope.minor) == (1, 2, 0)
+    assert responder.stats.errors == 0
+
+
 NOT_PLAIN = {
     "authoritative": {"flags": OpFlag.PO | OpFlag.AT},
     "restricted-values-asked": {"flags": 0},
     "version-2.0": {"version": (2, 0, 2, 0)},
+    "major-5-means-2.0": {"version": (5, 0, 0, 0), "flags": OpFlag.PO | OpFlag.RD},
     "site-info": {"opcode": OC.GET_SITE_INFO},
 }
 
