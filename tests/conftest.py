@@ -326,6 +326,29 @@ def _no_proxy_env() -> None:
     os.environ["NO_PROXY"] = "127.0.0.1,localhost"
 
 
+def held_back(port: int, messages: bytes, seconds: float = 10) -> bool:
+    """Whether a TCP server stops taking ``messages`` (sent again and again) from a client
+    that never reads its answers, within ``seconds``: sending is refused for a whole second.
+    A server without back-pressure reads on, and keeps every answer in memory."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.setblocking(False)
+        deadline, stuck_since = time.monotonic() + seconds, None
+        pending = memoryview(messages)
+        while time.monotonic() < deadline:
+            try:
+                sent = s.send(pending)
+            except BlockingIOError:
+                stuck_since = stuck_since or time.monotonic()
+                if time.monotonic() - stuck_since > 1.0:
+                    return True
+                time.sleep(0.05)
+                continue
+            stuck_since = None
+            pending = pending[sent:] or memoryview(messages)
+    return False
+
+
 def eventually(check: Callable[[], bool], seconds: float = 10) -> None:
     deadline = time.monotonic() + seconds
     while not check():

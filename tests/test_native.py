@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import MOTORS, PROVINCE, PUMPS, NodeProcess
+from conftest import MOTORS, PROVINCE, PUMPS, NodeProcess, held_back
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from resolver.challenge import pubkey_to_wire
@@ -732,6 +732,14 @@ def test_tcp_closes_after_one_answer_unless_kpal(hnode: NodeProcess, keep: bool)
         reply = exchange(sock, second)
     assert ids(encode_message(reply)) == ids(second)
     assert [v.type for v in reply.body.values] == ["EMAIL"]
+
+
+def test_a_client_that_does_not_read_is_not_read_from(hnode: NodeProcess) -> None:
+    """Pipelined resolutions of a 1.5 KB record from a client that reads nothing: the node
+    stops reading from it instead of keeping every answer (it grew 3 KB per request)."""
+    assert held_back(hnode.handle_port, resolution(BIG, flags=PO | KPAL) * 50)
+    with tcp(hnode) as sock:  # and it still serves everyone else
+        assert exchange(sock, resolution(types=("URL",))).header.rc == RC.SUCCESS
 
 
 def test_one_client_keeps_one_connection_across_authenticated_operations(

@@ -306,14 +306,23 @@ class _TcpProtocol(IdleClosingProtocol):
         self.buffer = b""
         self.pending = 0
 
+    def backlog_full(self) -> bool:
+        return self.pending >= _TCP_MAX_PENDING
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        self.data_received(b"")  # the queries left unanswered while the client did not read
+
     def data_received(self, data: bytes) -> None:
+        if not self.buffer:  # a query starts: it has the idle timeout to arrive whole
+            self.touch()
         self.buffer += data
-        self.touch()
-        while len(self.buffer) >= 2:
+        while len(self.buffer) >= 2 and not self.writing_paused:
             size = self.buffer[0] << 8 | self.buffer[1]
             if len(self.buffer) < 2 + size:
                 break
             message, self.buffer = self.buffer[2 : 2 + size], self.buffer[2 + size :]
+            self.touch()
             if self._over_limit():
                 refused = _bare_reply(message, dns.rcode.REFUSED)
                 if refused is not None:
@@ -324,7 +333,7 @@ class _TcpProtocol(IdleClosingProtocol):
                 self._send(out)
             else:
                 self.pending += 1
-                if self.pending >= _TCP_MAX_PENDING and self.transport is not None:
+                if self.backlog_full() and self.transport is not None:
                     self.transport.pause_reading()
                 self.face.spawn(self._full(message), bounded=False)
 
@@ -339,12 +348,9 @@ class _TcpProtocol(IdleClosingProtocol):
             out = await self.face.responder.respond(message, tcp=True)
         finally:
             self.pending -= 1
-            if self.transport is not None and self.pending < _TCP_MAX_PENDING:
-                self.transport.resume_reading()
-        if out is not None:
-            self._send(out)
-        elif self.transport is not None:
-            self.transport.close()
+            self.resume_reading()
+        if out is not None:  # None: not a question (a response, too short): dropped, as on
+            self._send(out)  # UDP, and the connection's other questions still answered
 
     def _send(self, out: bytes) -> None:
         if self.transport is not None and not self.transport.is_closing():

@@ -101,9 +101,13 @@ class _TcpProtocol(IdleClosingProtocol):
         if self.worker is not None:
             self.worker.cancel()
 
+    def backlog_full(self) -> bool:
+        return self.queue.qsize() >= _TCP_QUEUE
+
     def data_received(self, data: bytes) -> None:
+        if not self.buffer:  # a message starts: it has the idle timeout to arrive whole
+            self.touch()
         self.buffer += data
-        self.touch()
         while len(self.buffer) >= ENVELOPE_SIZE:
             try:
                 _, length = decode_envelope(bytes(self.buffer[:ENVELOPE_SIZE]))
@@ -117,14 +121,14 @@ class _TcpProtocol(IdleClosingProtocol):
                 break
             self.queue.put_nowait(bytes(self.buffer[:end]))
             del self.buffer[:end]
-        if self.queue.qsize() >= _TCP_QUEUE and self.transport is not None:
+            self.touch()
+        if self.backlog_full() and self.transport is not None:
             self.transport.pause_reading()
 
     async def _work(self) -> None:
         while True:
             raw = await self.queue.get()
-            if self.transport is not None and self.queue.qsize() < _TCP_QUEUE:
-                self.transport.resume_reading()
+            self.resume_reading()
             try:
                 out = await self._answer(raw)
             except Exception:
@@ -132,6 +136,7 @@ class _TcpProtocol(IdleClosingProtocol):
                 self.close()
                 return
             self._write(out)
+            await self.writable()
             keep = len(raw) >= ENVELOPE_SIZE + HEADER_SIZE and raw[28] & (_KC >> 24)
             challenged = bool(out) and out[-1][24:28] == _CHALLENGE
             if not (keep or challenged or self.queue.qsize()):

@@ -89,13 +89,22 @@ class HotUdpProtocol(asyncio.DatagramProtocol):
 
 
 class IdleClosingProtocol(asyncio.Protocol):
-    """A TCP connection closed after ``idle_timeout`` seconds without data; subclasses call
-    :meth:`touch` when data arrives and may extend the hooks (calling these)."""
+    """A TCP connection closed after ``idle_timeout`` seconds without a request: subclasses
+    call :meth:`touch` when a request starts or ends (not on every byte, or a client sending
+    one byte a minute would hold the connection for ever).
+
+    It also keeps what a client can make the node hold in check: asyncio pauses writing
+    when the client does not read its answers, and then this stops reading from it (its
+    answers would otherwise pile up here); :meth:`writable` waits for the client to catch
+    up, and subclasses with a backlog of their own say when it is full
+    (:meth:`backlog_full`) and call :meth:`resume_reading` when it empties."""
 
     def __init__(self, idle_timeout: float) -> None:
         self.idle_timeout = idle_timeout
         self.transport: asyncio.Transport | None = None
+        self.writing_paused = False
         self._idle: asyncio.TimerHandle | None = None
+        self._resumed: asyncio.Future[None] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -111,9 +120,37 @@ class IdleClosingProtocol(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
 
+    def backlog_full(self) -> bool:
+        """Whether requests already read wait in such numbers that no more should be."""
+        return False
+
+    def resume_reading(self) -> None:
+        """Read again, unless the client is not reading or the backlog is full."""
+        if self.transport is not None and not (self.writing_paused or self.backlog_full()):
+            self.transport.resume_reading()
+
+    def pause_writing(self) -> None:
+        self.writing_paused = True
+        if self.transport is not None:
+            self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        self.writing_paused = False
+        if self._resumed is not None and not self._resumed.done():
+            self._resumed.set_result(None)
+        self.resume_reading()
+
+    async def writable(self) -> None:
+        """Return once the client has read enough of what it was sent."""
+        if self.writing_paused:
+            self._resumed = asyncio.get_running_loop().create_future()
+            await self._resumed
+
     def connection_lost(self, exc: Exception | None) -> None:
         if self._idle is not None:
             self._idle.cancel()
+        if self._resumed is not None and not self._resumed.done():
+            self._resumed.cancel()
         self.transport = None
 
 
