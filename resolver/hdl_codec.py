@@ -66,13 +66,21 @@ class _Partial:
     chunks: dict[int, bytes] = field(default_factory=dict)
 
 
+def _host(peer: Hashable) -> Hashable:
+    """Who sent a packet: a socket address's host, else the peer as given."""
+    return peer[0] if isinstance(peer, tuple) else peer
+
+
 class UdpReassembler:
     """Collects the packets of multi-packet UDP messages until each is whole.
 
     Packets may come in any order and more than once; a message whose packets stop coming is
     dropped after ``timeout`` seconds. At most ``max_pending`` messages and ``max_bytes`` of
-    packet data are held: past either, the oldest partial messages are dropped. Messages are
-    told apart by peer, session id and request id. The clock is passed in (``now``).
+    packet data are held: past either, the oldest partial messages are dropped. One host
+    (the address of a ``(host, port)`` peer) holds at most ``max_per_host`` of them, its own
+    oldest dropped first: otherwise first packets sent from many ports of one host pushed
+    out everyone else's messages. Messages are told apart by peer, session id and request
+    id. The clock is passed in (``now``).
     """
 
     def __init__(
@@ -80,14 +88,17 @@ class UdpReassembler:
         *,
         timeout: float = 5.0,
         max_pending: int = 256,
+        max_per_host: int = 16,
         max_bytes: int = 4 * 1024 * 1024,
         max_length: int = MAX_MESSAGE_LENGTH,
     ) -> None:
         self.timeout = timeout
         self.max_pending = max_pending
+        self.max_per_host = max_per_host
         self.max_bytes = max_bytes
         self.max_length = max_length
         self._pending: dict[tuple[Hashable, int, int], _Partial] = {}
+        self._per_host: dict[Hashable, int] = {}
         self._bytes = 0
 
     def __len__(self) -> int:
@@ -119,6 +130,10 @@ class UdpReassembler:
         key = (peer, envelope.session_id, envelope.request_id)
         partial = self._pending.get(key)
         if partial is None:
+            host = _host(peer)
+            if self._per_host.get(host, 0) >= self.max_per_host:
+                self._drop(next(k for k in self._pending if _host(k[0]) == host))
+            self._per_host[host] = self._per_host.get(host, 0) + 1
             partial = self._pending[key] = _Partial(now, length, count, packet[:12])
         elif partial.length != length:
             raise ProtocolError("packets of one message disagree on its length")
@@ -136,6 +151,11 @@ class UdpReassembler:
     def _drop(self, key: tuple[Hashable, int, int]) -> None:
         partial = self._pending.pop(key)
         self._bytes -= sum(len(c) for c in partial.chunks.values())
+        host = _host(key[0])
+        if self._per_host[host] == 1:
+            del self._per_host[host]
+        else:
+            self._per_host[host] -= 1
 
     def _expire(self, now: float) -> None:
         """Drop messages older than the timeout (the dict is oldest first)."""

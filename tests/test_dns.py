@@ -198,6 +198,21 @@ def test_other_zones_classes_opcodes_and_edns_versions(setup: Setup) -> None:
     assert _udp(setup.port, status.to_wire()).rcode() == dns.rcode.NOTIMP
 
 
+def test_transfers_machinery_types_and_unserved_prefixes(setup: Setup) -> None:
+    """No zone transfer is offered (REFUSED, not an empty answer), a record type of the
+    message machinery is no question (FORMERR), and a name whose prefix no root serves does
+    not exist (NXDOMAIN with the SOA, not REFUSED with AA set)."""
+    for qtype in ("AXFR", "IXFR"):
+        reply = _udp(setup.port, dns.message.make_query(ZONE, qtype).to_wire())
+        assert reply.rcode() == dns.rcode.REFUSED and not reply.flags & dns.flags.AA
+    for qtype in ("OPT", "TSIG", "TKEY", "TYPE0"):
+        reply = _udp(setup.port, dns.message.make_query(VALVE_NAME, qtype).to_wire())
+        assert reply.rcode() == dns.rcode.FORMERR, qtype
+    reply = _udp(setup.port, dns.message.make_query(f"X.9.9.9.{ZONE}", "NAPTR").to_wire())
+    assert reply.rcode() == dns.rcode.NXDOMAIN and reply.flags & dns.flags.AA
+    assert reply.authority and reply.authority[0].rdtype == dns.rdatatype.SOA
+
+
 def _udp(port: int, wire: bytes, timeout: float = 3) -> dns.message.Message:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.settimeout(timeout)

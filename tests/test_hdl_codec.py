@@ -690,6 +690,20 @@ def test_udp_missing_packets_expire_and_limits_hold() -> None:
     assert len(tight) == 2
 
 
+def test_one_host_cannot_push_out_other_hosts_messages() -> None:
+    """First packets from 300 ports of one host used to evict a victim's half-received
+    message (the limits were shared by everyone, oldest dropped first)."""
+    victim = split_udp(_big_response(1200))
+    flood = split_udp(_big_response(3000))[0]
+    assembler = UdpReassembler()
+    assert assembler.add(victim[0], ("10.0.0.9", 4000), now=0.0) is None
+    for port in range(300):
+        assembler.add(flood, ("10.0.0.66", 10_000 + port), now=0.1)
+    assert len(assembler) == 1 + assembler.max_per_host  # the flood keeps its newest 16
+    assert assembler.add(victim[1], ("10.0.0.9", 4000), now=0.2) is None
+    assert assembler.add(victim[2], ("10.0.0.9", 4000), now=0.2) == _big_response(1200)
+
+
 @pytest.mark.parametrize(
     ("packet", "message"),
     [

@@ -46,7 +46,13 @@ from dns.rdtypes.IN.AAAA import AAAA
 
 from resolver.dns_hot import HotAnswers
 from resolver.dns_names import gtin_of, handle_for, name_for
-from resolver.errors import HandleNotFound, InvalidHandle, TieridError, dns_rcode
+from resolver.errors import (
+    HandleNotFound,
+    InvalidHandle,
+    NotResponsible,
+    TieridError,
+    dns_rcode,
+)
 from resolver.faces import dns_records
 from resolver.faces.sockets import FaceTasks, HotUdpProtocol, IdleClosingProtocol, Listeners
 from resolver.gs1.bindings import Gs1Resolver
@@ -184,9 +190,13 @@ class Responder:
     ) -> tuple[str, float] | None:
         """Fill ``response``. :returns: the cache key and lifetime when it may be reused."""
         qname, rdtype = question.name, question.rdtype
-        if question.rdclass != IN or not qname.is_subdomain(self.zone):
-            self.stats.refused += 1
+        if question.rdclass != IN or not qname.is_subdomain(self.zone) or rdtype in _TRANSFERS:
+            self.stats.refused += 1  # not ours, or a zone transfer (none is offered)
             response.set_rcode(dns.rcode.REFUSED)
+            return None
+        if rdtype in _NEVER_ASKED:
+            self.stats.malformed += 1
+            response.set_rcode(dns.rcode.FORMERR)
             return None
         response.flags |= dns.flags.AA
         if qname == self.zone or qname == self.nameserver:
@@ -194,7 +204,7 @@ class Responder:
             return None
         try:
             handle, answer = await self._lookup(qname)
-        except (InvalidHandle, HandleNotFound):
+        except (InvalidHandle, HandleNotFound, NotResponsible):  # no prefix, no such name
             self._negative(response, dns.rcode.NXDOMAIN)
             return None
         except TieridError as err:
@@ -266,6 +276,12 @@ class Responder:
             response.use_edns(
                 0, response.ednsflags, response.payload, options=[*response.options, option]
             )
+
+
+#: question types that ask for a whole zone (RFC 5936, 1995)
+_TRANSFERS = frozenset((dns.rdatatype.AXFR, dns.rdatatype.IXFR))
+#: types that are never a question: records of a message's own machinery, and type 0
+_NEVER_ASKED = frozenset((dns.rdatatype.OPT, dns.rdatatype.TSIG, dns.rdatatype.TKEY, 0))
 
 
 def _header_only(wire: bytes, rcode: int) -> bytes:
