@@ -126,6 +126,33 @@ def test_resolver_web_proxy_redirects_across_tiers(fed: Federation) -> None:
     assert (r.status_code, r.headers["Location"]) == (302, "https://pumps.example/1")
 
 
+def test_dot_segments_name_their_own_records_across_tiers(fed: Federation) -> None:
+    """``.`` and ``..`` are ordinary suffix characters: ``88.118.8/Y/../SECRET`` is not
+    ``88.118.8/SECRET``. The HTTP client and the resolver's upstream used to let yarl drop
+    dot segments from the path, so the resolver answered (and cached) SECRET's values under
+    the dotted name."""
+    dotted = ["88.118.8/Y/../SECRET", "88.118.8/./SECRET", "88.118.8/.."]
+    everything = ["88.118.8/SECRET", *dotted]
+
+    async def write() -> None:
+        async with HandleHttpClient(
+            fed.pumps.url, identity=fed.pumps.operator, secret=b"operator-secret"
+        ) as client:
+            for handle in everything:
+                values = [{"index": 1, "type": "URL", "data": f"https://pumps.example/{handle}"}]
+                await client.put(handle, values)
+
+    asyncio.run(write())
+    for handle in everything:
+        for node in (fed.pumps, fed.resolver):
+            prefix, suffix = handle.split("/", 1)
+            r = requests.get(f"{node.url}/api/handles/{prefix}/{suffix.replace('.', '%2E')}")
+            assert r.json()["values"][0]["data"]["value"] == f"https://pumps.example/{handle}", (
+                node.url,
+                handle,
+            )
+
+
 def test_not_found_answers_come_through_the_walk(fed: Federation) -> None:
     for handle in ("88.118.8/NOPE", "88.118.77/X", "88.999/X"):
         r = requests.get(fed.resolver.api(handle))
@@ -244,30 +271,3 @@ def test_a_moved_prefix_is_found_again(fed: Federation, tmp_path: Path) -> None:
         assert fed.resolver.status()["resolver"]["knownPrefixes"]["88.118.8"] == [new_home.url]
     finally:
         new_home.stop()
-
-
-def test_dot_segments_name_their_own_records_across_tiers(fed: Federation) -> None:
-    """``.`` and ``..`` are ordinary suffix characters: ``88.118.8/Y/../SECRET`` is not
-    ``88.118.8/SECRET``. The HTTP client and the resolver's upstream used to let yarl drop
-    dot segments from the path, so the resolver answered (and cached) SECRET's values under
-    the dotted name."""
-    dotted = ["88.118.8/Y/../SECRET", "88.118.8/./SECRET", "88.118.8/.."]
-    everything = ["88.118.8/SECRET", *dotted]
-
-    async def write() -> None:
-        async with HandleHttpClient(
-            fed.pumps.url, identity=fed.pumps.operator, secret=b"operator-secret"
-        ) as client:
-            for handle in everything:
-                values = [{"index": 1, "type": "URL", "data": f"https://pumps.example/{handle}"}]
-                await client.put(handle, values)
-
-    asyncio.run(write())
-    for handle in everything:
-        for node in (fed.pumps, fed.resolver):
-            prefix, suffix = handle.split("/", 1)
-            r = requests.get(f"{node.url}/api/handles/{prefix}/{suffix.replace('.', '%2E')}")
-            assert r.json()["values"][0]["data"]["value"] == f"https://pumps.example/{handle}", (
-                node.url,
-                handle,
-            )
