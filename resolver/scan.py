@@ -34,6 +34,9 @@ from resolver.handle import parse as parse_handle
 _FNC1_AS_SENT = ("\x1d", "\xe8")
 _GTIN = re.compile(r"[0-9]{8}|[0-9]{12,14}")
 _HANDLE_PATH = re.compile(r"/(?:api/handles/)?([0-9A-Za-z][^/]*/.+)")
+_TRAILING_SLASH = re.compile(r"(?<=[^/])/+(?=$|[?#])")
+#: what scanners are set to send after a code (Enter, Tab)
+_SCANNER_SUFFIXES = "\r\n\t"
 
 
 class AmbiguousScan(Gs1DataError):
@@ -61,11 +64,15 @@ class Reading:
     key: Gs1Key | None = None
     elements: list[Element] = field(default_factory=list)
     symbology: str | None = None
+    #: the host a scanned URL named: an app can warn when a code points somewhere unexpected
+    host: str | None = None
 
     def to_json(self) -> dict:
         out: dict = {"from": self.source}
         if self.symbology:
             out["symbology"] = self.symbology
+        if self.host:
+            out["host"] = self.host
         if self.handle:
             out["handle"] = self.handle
         if self.elements:
@@ -87,22 +94,25 @@ def _from_elements(source: str, elements: list[Element]) -> Reading:
 
 
 def _from_url(text: str) -> Reading:
+    text = _TRAILING_SLASH.sub("", text, count=1)  # as the Digital Link face reads paths
     try:
         link = digital_link.parse(text)
     except Gs1DataError as not_a_link:
         try:
-            path = urlsplit(text).path
+            parts = urlsplit(text)
         except ValueError:  # e.g. an unclosed IPv6 host: "https://[::1/..."
             raise not_a_link from None
-        found = _HANDLE_PATH.fullmatch(path)
+        found = _HANDLE_PATH.fullmatch(parts.path)
         # a path starting with a key AI (/01/...) is a Digital Link with an error, not an
         # identifier: its error is the answer
         if found is None or is_primary_key(found.group(1).split("/")[0]):
             raise not_a_link from None
         handle = unquote(found.group(1))
         parse_handle(handle)
-        return Reading("url", handle=handle)
-    return _from_elements("digital-link", link.elements)
+        return Reading("url", handle=handle, host=parts.hostname)
+    reading = _from_elements("digital-link", link.elements)
+    reading.host = urlsplit(text).hostname
+    return reading
 
 
 def _from_digits(text: str) -> Reading:
@@ -117,7 +127,7 @@ def _from_digits(text: str) -> Reading:
 
 def read(raw: str) -> Reading:
     """:raises InvalidHandle: (Gs1DataError, AmbiguousScan) naming what could not be read."""
-    text = raw.strip("\r\n").replace("<GS>", GS)
+    text = raw.strip(_SCANNER_SUFFIXES).replace("<GS>", GS)
     if not text:
         raise Gs1DataError("the scan is empty")
     if text.startswith("]"):
@@ -141,11 +151,12 @@ def _read_unmarked(text: str) -> Reading:
         return _from_elements("bracketed", parse_bracketed(text))
     if text.lower().startswith(("http://", "https://")):
         return _from_url(text)
+    not_a_gtin = None
     if _GTIN.fullmatch(text):
         try:
             gtin = gtin14(text)
-        except InvalidGs1Key:
-            pass  # not a GTIN after all: maybe AI data
+        except InvalidGs1Key as err:
+            not_a_gtin = err  # maybe AI data
         else:
             return Reading("gtin", key=Gs1Key("01", gtin), elements=[Element("01", gtin)])
     if "/" in text:
@@ -156,5 +167,10 @@ def _read_unmarked(text: str) -> Reading:
         else:
             return Reading("identifier", handle=text)
     if text.isascii() and text[:2].isdigit():
-        return _from_digits(text)
+        try:
+            return _from_digits(text)
+        except Gs1DataError:
+            if not_a_gtin is not None:  # a GTIN's length, unreadable as AI data: its check
+                raise not_a_gtin from None  # digit is the likelier fault
+            raise
     raise Gs1DataError(f"{text[:40]!r} is neither an identifier nor GS1 data")

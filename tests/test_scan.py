@@ -134,6 +134,29 @@ def test_malformed_scans_are_clear_errors(nodes: Nodes, scanned: str) -> None:
     assert (status, body["responseCode"]) == (400, 102), body
 
 
+def test_what_scanners_and_codes_add_is_read_as_meant(nodes: Nodes) -> None:
+    """A scanner's Tab suffix, a Digital Link with a trailing slash, and the host a URL
+    named (an app can warn when a code points somewhere unexpected)."""
+    status, body = nodes.scan(scan=f"]Q301{MODEL_GTIN}21000123\t")
+    assert status == 200 and body["handle"] == ITEM, body
+    status, body = nodes.scan(scan=f"https://id.example.com/01/{MODEL_GTIN}/21/000123/")
+    assert status == 200 and body["handle"] == ITEM, body
+    assert body["scan"]["host"] == "id.example.com"
+    status, body = nodes.scan(scan=f"https://elsewhere.example/{ITEM}")
+    assert status == 200 and body["scan"]["host"] == "elsewhere.example"
+
+
+@pytest.mark.parametrize(
+    ("scanned", "expected"),
+    [("4006381333932", "check digit is 2, expected 1"), ("69055501000162", "expected 8")],
+)
+def test_a_gtin_with_a_wrong_check_digit_says_so(nodes: Nodes, scanned: str, expected: str) -> None:
+    """Not "reads more than one way" or "no AI starts with ...": the digits have a GTIN's
+    length and read as no AI data, so the check digit is what is wrong."""
+    status, body = nodes.scan(scan=scanned)
+    assert (status, body["responseCode"]) == (400, 102) and expected in body["message"], body
+
+
 def test_an_unbound_gtin_is_not_found(nodes: Nodes) -> None:
     status, body = nodes.scan(scan="]E04006381333931")  # a company nobody registered
     assert status == 404 and body["responseCode"] == 100
