@@ -159,6 +159,8 @@ def test_not_found_answers_come_through_the_walk(fed: Federation) -> None:
         assert (r.status_code, r.json()["responseCode"]) == (404, 100), handle
     r = requests.get(fed.resolver.api("88.118.8/NOPE"), params={})
     assert r.json()["handle"] == "88.118.8/NOPE"
+    r = requests.get(fed.resolver.api("99.99/X"))  # a prefix no root knows: the error names
+    assert r.json()["handle"] == "99.99/X", r.text  # what was asked, not 0.NA/99.99
 
 
 def test_a_referral_loop_is_an_error_not_a_hang(fed: Federation) -> None:

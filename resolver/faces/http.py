@@ -126,8 +126,7 @@ class ResolutionRoutes:
         try:
             answer = await self.resolve(await self._query(request, handle))
         except TieridError as err:
-            if err.handle is None:
-                err.handle = handle
+            err.handle = handle  # what was asked, not a step of the walk (0.NA/99.99)
             raise
         items = await self._template_items(answer.values) if flag(request, "itemNames") else None
         resp = json_response(
