@@ -73,6 +73,10 @@ MAX_TTL = 86400
 ZONE_TTL = 3600
 _HEADER = 12
 _TCP_MAX_PENDING = 64
+#: question types that ask for a whole zone (RFC 5936, 1995)
+_TRANSFERS = frozenset((dns.rdatatype.AXFR, dns.rdatatype.IXFR))
+#: types that are never a question: records of a message's own machinery, and type 0
+_NEVER_ASKED = frozenset((dns.rdatatype.OPT, dns.rdatatype.TSIG, dns.rdatatype.TKEY, 0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,12 +280,6 @@ class Responder:
             response.use_edns(
                 0, response.ednsflags, response.payload, options=[*response.options, option]
             )
-
-
-#: question types that ask for a whole zone (RFC 5936, 1995)
-_TRANSFERS = frozenset((dns.rdatatype.AXFR, dns.rdatatype.IXFR))
-#: types that are never a question: records of a message's own machinery, and type 0
-_NEVER_ASKED = frozenset((dns.rdatatype.OPT, dns.rdatatype.TSIG, dns.rdatatype.TKEY, 0))
 
 
 def _header_only(wire: bytes, rcode: int) -> bytes:
