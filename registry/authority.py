@@ -106,6 +106,17 @@ def _governed(
         yield txn.get(normalise(governing))
 
 
+#: what changing a record's values takes, one of
+_VALUE_CHANGES = (
+    P.ADD_VALUE,
+    P.MODIFY_VALUE,
+    P.REMOVE_VALUE,
+    P.ADD_ADMIN,
+    P.MODIFY_ADMIN,
+    P.REMOVE_ADMIN,
+)
+
+
 def _perm_for(value: HandleValue, admin: P, other: P) -> P:
     return admin if value.type.upper() == HS_ADMIN else other
 
@@ -142,9 +153,16 @@ class Authority:
             await self.notify([normalise(result.handle)])
         return result
 
-    def _writable(self) -> None:
+    def _writable(self, identity: Identity | None, handle: str | None) -> None:
+        """What is checked before anything else about a write: that this node takes writes
+        (not a mirror) and that the writer is authenticated. Handle.Net challenges an
+        administrative request before it reads it; checked later, an anonymous write that
+        changed nothing was let through (and its answer told whether a private value held
+        what was sent), and refusals named existing private indexes."""
         if self.read_only:
             raise ServerReadOnly(self.read_only)
+        if identity is None:
+            raise AuthenticationNeeded(handle=handle)
 
     def _metered(
         self, identity: Identity | None, handles: Sequence[str], run: Callable[[WriteTxn], _T]
@@ -197,6 +215,17 @@ class Authority:
             raise InsufficientPermissions(
                 f"{identity} lacks {perm.name} on {handle}", handle=handle
             )
+
+    def _require_some_change(
+        self, txn: ReadTxn, identity: Identity | None, handle: str, existing: StoredRecord
+    ) -> None:
+        """Checked before a change of values looks at which indexes exist: that the writer may
+        change this record at all (else which private indexes exist would show in the
+        refusals of someone who may not)."""
+        assert identity is not None  # _writable came first
+        governed = list(_governed(txn, handle, existing))  # read by each check below
+        if not any(self.authorizer.allowed(txn, identity, p, governed) for p in _VALUE_CHANGES):
+            raise InsufficientPermissions(f"{identity} may not change {handle}", handle=handle)
 
     def _check_values(self, handle: str, values: Sequence[HandleValue]) -> None:
         seen: set[int] = set()
@@ -423,7 +452,7 @@ class Authority:
 
         With ``mint`` the handle is a stem to which a fresh UUID is appended.
         """
-        self._writable()
+        self._writable(identity, handle)
 
         def run(txn: WriteTxn) -> WriteResult:
             target = handle
@@ -448,7 +477,7 @@ class Authority:
         :raises ServerReadOnly: on a mirror.
         :raises BatchRejected: when ``atomic`` and an item was rejected (nothing committed).
         """
-        self._writable()
+        self._writable(identity, None)
         run = self._metered(
             identity,
             [item.handle for item in items],
@@ -487,6 +516,9 @@ class Authority:
             for index, prev in old.items():
                 if index not in new_indexes:
                     needed.add(_perm_for(prev, P.REMOVE_ADMIN, P.REMOVE_VALUE))
+        if not needed:  # a change to nothing needs what a change would: no oracle, no log entry
+            needed = {_perm_for(v, P.MODIFY_ADMIN, P.MODIFY_VALUE) for v in values}
+            needed = needed or {P.MODIFY_VALUE}
         for perm in sorted(needed):
             self._require(txn, identity, perm, handle, existing)
 
@@ -501,7 +533,7 @@ class Authority:
         ``change`` checks permissions and returns the new values and whether nothing
         existing was overwritten.
         """
-        self._writable()
+        self._writable(identity, handle)
 
         def run(txn: WriteTxn) -> WriteResult:
             _, prefix_key = self._responsible(txn, handle)
@@ -530,9 +562,10 @@ class Authority:
         """Add values, or replace those at the same index when ``overwrite`` (PUT ?index=).
         With ``existing_only`` every index must exist already (else RC 200, nothing
         changed), as the binary protocol's MODIFY_VALUE asks."""
-        self._check_values(handle, values)
 
         def change(txn: WriteTxn, existing: StoredRecord) -> tuple[list[HandleValue], bool]:
+            self._require_some_change(txn, identity, handle, existing)
+            self._check_values(handle, values)
             current = existing.by_index()
             if existing_only:
                 missing = [v.index for v in values if v.index not in current]
@@ -559,11 +592,13 @@ class Authority:
         """Remove the values at ``indexes``; all must exist (else RC 200, nothing removed)."""
 
         def change(txn: WriteTxn, existing: StoredRecord) -> tuple[list[HandleValue], bool]:
+            self._require_some_change(txn, identity, handle, existing)
             current = existing.by_index()
             missing = [i for i in indexes if i not in current]
             if missing:
                 raise ValuesNotFound(f"no value at index {missing[0]}", handle=handle)
-            for perm in {_perm_for(current[i], P.REMOVE_ADMIN, P.REMOVE_VALUE) for i in indexes}:
+            perms = {_perm_for(current[i], P.REMOVE_ADMIN, P.REMOVE_VALUE) for i in indexes}
+            for perm in perms or {P.REMOVE_VALUE}:  # removing nothing: as removing something
                 self._require(txn, identity, perm, handle, existing)
             return [v for v in existing.values if v.index not in set(indexes)], False
 
@@ -571,7 +606,7 @@ class Authority:
 
     async def delete(self, handle: str, identity: Identity | None) -> WriteResult:
         """Delete a whole record (see :meth:`plan_delete`)."""
-        self._writable()
+        self._writable(identity, handle)
 
         def run(txn: WriteTxn) -> WriteResult:
             planned = self.plan_delete(txn, handle, identity, idempotent=False)
@@ -596,14 +631,14 @@ class Authority:
 
     async def home(self, prefix: str, identity: Identity | None) -> None:
         """Home a prefix here (server admins only, as HOME_NA on Handle.Net)."""
-        self._writable()
+        self._writable(identity, None)
         check_prefix(prefix)
         self._require_server_admin(identity, prefix)
         await self.store.write(lambda txn: txn.home(normalise(prefix), prefix), actor=str(identity))
         self._homed_read_at = float("-inf")
 
     async def unhome(self, prefix: str, identity: Identity | None) -> None:
-        self._writable()
+        self._writable(identity, None)
         check_prefix(prefix)
         self._require_server_admin(identity, prefix)
 

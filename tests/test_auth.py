@@ -18,6 +18,37 @@ def test_unauthenticated_write_is_challenged(node: NodeProcess) -> None:
     assert r.status_code in (401, 404)
 
 
+def test_a_write_that_changes_nothing_is_no_oracle_for_private_values(
+    node: NodeProcess,
+) -> None:
+    """A write is authenticated and authorized before anything about it is looked at. An
+    anonymous PUT of a private value's exact content was let through (200, and logged as a
+    change) where any other content got 401: a yes/no test of private values; refusals
+    also named which private indexes exist."""
+    pumps, motors = node.session(PUMPS_ADMIN), node.session(MOTORS_ADMIN)
+    secret = {"index": 2006, "type": "COST", "data": "4711", "permissions": "1100"}
+    assert pumps.put(node.api("88.118.8/SECRET"), json=[*record(), secret]).status_code == 201
+    url = node.api("88.118.8/SECRET")
+    guesses = [
+        ("put", {"index": "2006"}, [secret]),  # the right content
+        ("put", {"index": "2006"}, [{**secret, "data": "1"}]),  # a wrong one
+        ("put", {"index": "2006", "overwrite": "false"}, [secret]),  # does 2006 exist?
+        ("put", {"index": "2007", "overwrite": "false"}, [{**secret, "index": 2007}]),
+        ("put", {"index": "various"}, []),  # nothing at all
+        ("delete", {"index": "2006"}, None),
+        ("delete", {"index": "2007"}, None),
+    ]
+    for session, expected in ((requests, (401, 402)), (motors, (403, 401))):
+        for method, params, body in guesses:
+            r = getattr(session, method)(url, params=params, json=body)
+            assert (r.status_code, r.json()["responseCode"]) == expected, (method, params)
+    audit = node.session(node.operator).get(f"{node.url}/api/audit", params={"prefix": "88.118.8"})
+    ops = [e["op"] for e in audit.json()["entries"] if e["handle"] == "88.118.8/SECRET"]
+    assert ops == ["create"]  # and nothing after it
+    # the record's own admin may still rewrite it unchanged
+    assert pumps.put(url, params={"index": "2006"}, json=[secret]).status_code == 200
+
+
 def test_wrong_or_malformed_credentials_are_403(node: NodeProcess) -> None:
     from resolver.http_client import basic_header
 
