@@ -16,7 +16,7 @@ import operator
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from registry.auth import verify_challenge, verify_secret
@@ -287,16 +287,29 @@ class Authority:
                         "authentication needed to read restricted values", handle=query.handle
                     )
                 else:
-                    records = _governed(txn, query.handle, record)
-                    may_read = self.authorizer.allowed(txn, query.identity, P.READ_VALUE, records)
-                    chosen = [
-                        v for v in chosen if v.public or (may_read and v.permissions & ADMIN_READ)
-                    ]
+                    chosen = self._readable(txn, query.identity, query.handle, record, chosen)
             if not chosen and record.values:
                 return Answer(query.handle, [], ResponseCode.VALUES_NOT_FOUND)
             return Answer(query.handle, chosen)
 
         return await self.store.read(run)
+
+    def _readable(
+        self,
+        txn: ReadTxn,
+        identity: Identity,
+        handle: str,
+        record: StoredRecord | None,
+        values: Sequence[HandleValue],
+    ) -> list[HandleValue]:
+        """Those of ``values`` (of ``handle``, now ``record``) that ``identity`` may read:
+        the public ones, and those admins may read when it holds READ_VALUE on the record."""
+        if all(v.public for v in values):
+            return list(values)
+        may_read = self.authorizer.allowed(
+            txn, identity, P.READ_VALUE, _governed(txn, handle, record)
+        )
+        return [v for v in values if v.public or (may_read and v.permissions & ADMIN_READ)]
 
     async def may_know(self, handle: str) -> bool:
         """Whether the store can say anything about ``handle``: its prefix (for a prefix
@@ -348,8 +361,10 @@ class Authority:
         self, prefix: str, identity: Identity | None, since: int, until: int, limit: int
     ) -> list[tuple[Change, tuple[HandleValue, ...] | None]]:
         """Who changed what under ``prefix`` (its records and its sub-prefixes'), from
-        ``since`` to ``until``, with the values before and after each change. The history
-        shows private values, so it needs LIST_HANDLES and READ_VALUE on the prefix record.
+        ``since`` to ``until``, with the values before and after each change. It needs
+        LIST_HANDLES and READ_VALUE on the prefix record; a value without PUBLIC_READ is
+        shown only to whom a read of its record would show it (a parent tier governs an
+        enterprise's prefix record, not its records' private values).
 
         :raises InvalidHandle, AuthenticationNeeded, InsufficientPermissions:
         """
@@ -363,7 +378,20 @@ class Authority:
             record = txn.get(normalise(na))
             self._require(txn, identity, P.LIST_HANDLES, na, record)
             self._require(txn, identity, P.READ_VALUE, na, record)
-            return txn.audit(normalise(prefix), since, until, limit)
+            assert identity is not None  # _require came first
+            shown = []
+            for change, before in txn.audit(normalise(prefix), since, until, limit):
+                if all(v.public for v in (*(change.values or ()), *(before or ()))):
+                    shown.append((change, before))
+                    continue
+                current = txn.get(change.key)
+                if change.values is not None:
+                    after = self._readable(txn, identity, change.handle, current, change.values)
+                    change = replace(change, values=tuple(after))
+                if before is not None:
+                    before = tuple(self._readable(txn, identity, change.handle, current, before))
+                shown.append((change, before))
+            return shown
 
         return await self.store.read(run)
 

@@ -84,3 +84,32 @@ def test_tierid_audit_shows_what_changed(node: NodeProcess, tmp_path: Path) -> N
     ).stdout
     row = next(line for line in out.splitlines() if f"{PUMPS}/AUDIT-B" in line)
     assert "create" in row and "+1" in row and PUMPS_ADMIN in row
+
+
+def test_a_parent_tier_sees_no_private_values_in_the_history(tmp_path: Path) -> None:
+    """A province's admin (not a server admin) governs its enterprises' prefix records, so
+    it may read their history, but a private value there only as a read would show it:
+    not at all. The history showed it whole."""
+    node = NodeProcess(tmp_path, prefix="88")
+    try:
+        province = node.create_enterprise("88.118", b"province-secret")
+        enterprise = node.create_enterprise("88.118.8", b"pump-secret")
+        private = {"index": 2006, "type": "COST", "data": "4711", "permissions": "1100"}
+        public = {"index": 1, "type": "URL", "data": "https://p.example.cn/s"}
+        node.session(enterprise).put(
+            node.api("88.118.8/SECRET"), json=[public, private]
+        ).raise_for_status()
+
+        def after(identity: str, prefix: str) -> dict[int, str]:
+            r = node.session(identity).get(
+                f"{node.url}/api/audit", params={"prefix": prefix}, timeout=10
+            )
+            assert r.status_code == 200, r.text
+            (entry,) = [e for e in r.json()["entries"] if e["handle"] == "88.118.8/SECRET"]
+            return {v["index"]: v["data"]["value"] for v in entry["after"]}
+
+        assert after(enterprise, "88.118.8") == {1: public["data"], 2006: "4711"}
+        assert after(province, "88.118.8") == {1: public["data"]}
+        assert after(province, "88.118") == {1: public["data"]}
+    finally:
+        node.stop()
