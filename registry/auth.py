@@ -40,6 +40,18 @@ def verify_secret(txn: ReadTxn, creds: Credentials) -> Identity:
     raise AuthenticationFailed(f"authentication failed for {ident}")
 
 
+def key_print(txn: ReadTxn, identity: Identity) -> str | None:
+    """A fingerprint of the key value ``identity`` names (its index of its record), or None
+    when there is none. A login session or token carries the print of the key it was
+    proven with and holds only while the print is the same: removing or replacing the key
+    revokes what it proved."""
+    record = txn.get(normalise(identity.handle))
+    for v in record.values if record is not None else ():
+        if v.index == identity.index and v.type.upper() in _PROOFS:
+            return hashlib.sha256(v.type.upper().encode() + b"\0" + v.data).hexdigest()[:32]
+    return None
+
+
 _PROOFS = {HS_SECKEY: verify_seckey, HS_PUBKEY: verify_pubkey}
 
 

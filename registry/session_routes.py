@@ -48,7 +48,7 @@ class SessionRoutes:
 
     async def open(self, request: web.Request) -> web.Response:
         self._secure(request)
-        return json_response(await self.sessions.open())
+        return json_response(await self.sessions.open(request.remote or ""))
 
     async def prove(self, request: web.Request) -> web.Response:
         self._secure(request)

@@ -27,8 +27,9 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from registry.auth import key_print
 from registry.authority import Authority
-from registry.storage.base import Store, WriteTxn
+from registry.storage.base import ReadTxn, Store, WriteTxn
 from resolver.challenge import pubkey_wire, seckey_wire
 from resolver.errors import (
     AuthenticationFailed,
@@ -51,6 +52,7 @@ class SessionSettings:
     session_timeout_s: int = 1800
     challenge_timeout_s: int = 60
     max_waiting: int = 10_000
+    max_waiting_per_client: int = 50
 
 
 def parse_handle_authorization(header: str) -> dict[str, str]:
@@ -129,20 +131,24 @@ class Sessions:
         self.settings = settings
         self.clock = clock
 
-    async def open(self) -> dict[str, str]:
-        """A new session and its challenge.
+    async def open(self, client: str) -> dict[str, str]:
+        """A new session and its challenge, opened from the address ``client``.
 
-        :raises ServerTooBusy: too many sessions wait for their answers.
+        :raises ServerTooBusy: too many sessions wait for their answers, in all or from
+            ``client`` (one client could otherwise fill every place and stop every login).
         """
         session_id = secrets.token_urlsafe(18)
         nonce = secrets.token_bytes(16)
         now = self.clock()
         expires = now + self.settings.challenge_timeout_s
 
-        def run(txn: WriteTxn) -> int:
-            return txn.open_session(session_id, nonce, expires, now)
+        def run(txn: WriteTxn) -> tuple[int, int]:
+            return txn.open_session(session_id, nonce, expires, now, client)
 
-        waiting = await self.store.write(run, actor="session")
+        waiting, theirs = await self.store.write(run, actor="session")
+        if theirs > self.settings.max_waiting_per_client:
+            await self.close(session_id)
+            raise ServerTooBusy("too many of your logins wait for their answers; answer them")
         if waiting > self.settings.max_waiting:
             await self.close(session_id)
             raise ServerTooBusy("too many logins waiting for their answers; try again later")
@@ -158,7 +164,7 @@ class Sessions:
         session_id = str(fields.get("sessionId", ""))
         waiting = await self.store.read(lambda txn: txn.get_session(session_id))
         now = self.clock()
-        if waiting is None or waiting[1] is not None or waiting[2] < now:
+        if waiting is None or waiting.identity is not None or waiting.expires < now:
             raise AuthenticationTimeout("no challenge waits for this session's answer")
         who = Identity.from_text(str(fields.get("id", "")))
         cnonce = _b64(fields, "cnonce", 128)
@@ -167,40 +173,49 @@ class Sessions:
         kind, signed = signed_response(fields)
         answer = ChallengeAnswer(kind, who.handle, who.index, signed)
         try:
-            identity = await self.authority.verify_challenge(answer, waiting[0], cnonce)
+            identity = await self.authority.verify_challenge(answer, waiting.nonce, cnonce)
         except AuthenticationFailed:
             await self.close(session_id)  # one try per challenge: no guessing at a secret
             raise
         expires = now + self.settings.session_timeout_s
 
         def run(txn: WriteTxn) -> bool:
-            return txn.prove_session(session_id, str(identity), expires, now)
+            print_ = key_print(txn, identity)
+            return txn.prove_session(session_id, str(identity), print_, expires, now)
 
         if not await self.store.write(run, actor=str(identity)):
             raise AuthenticationTimeout("this session's challenge was answered already")
         return identity
 
     async def identity(self, session_id: str) -> Identity:
-        """Who a proven session belongs to.
+        """Who a proven session belongs to, while the key that proved it is unchanged.
 
-        :raises AuthenticationFailed: unknown, expired, or not proven yet.
+        :raises AuthenticationFailed: unknown, expired, not proven yet, or its key was
+            removed or replaced since (revoking a key ends its sessions).
         """
-        found = await self.store.read(lambda txn: txn.get_session(session_id))
-        if found is None or found[1] is None or found[2] < self.clock():
-            raise AuthenticationFailed("unknown or expired session; log in again")
-        return Identity.from_text(found[1])
+
+        def run(txn: ReadTxn) -> Identity:
+            found = txn.get_session(session_id)
+            if found is None or found.identity is None or found.expires < self.clock():
+                raise AuthenticationFailed("unknown or expired session; log in again")
+            identity = Identity.from_text(found.identity)
+            if found.key_print is None or key_print(txn, identity) != found.key_print:
+                raise AuthenticationFailed("the key this session was proven with has changed")
+            return identity
+
+        return await self.store.read(run)
 
     async def status(self, session_id: str) -> dict[str, object]:
         found = await self.store.read(lambda txn: txn.get_session(session_id))
-        if found is None or found[2] < self.clock():
+        if found is None or found.expires < self.clock():
             raise AuthenticationFailed("unknown or expired session")
         body: dict[str, object] = {
             "sessionId": session_id,
-            "nonce": base64.b64encode(found[0]).decode("ascii"),
-            "authenticated": found[1] is not None,
+            "nonce": base64.b64encode(found.nonce).decode("ascii"),
+            "authenticated": found.identity is not None,
         }
-        if found[1] is not None:
-            body["id"] = found[1]
+        if found.identity is not None:
+            body["id"] = found.identity
         return body
 
     async def close(self, session_id: str) -> None:

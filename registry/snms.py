@@ -46,6 +46,7 @@ from typing import Any
 import jwt
 from aiohttp import web
 
+from registry.auth import key_print
 from registry.authority import Authority
 from registry.batch import MAX_ITEMS, BatchItem, BatchRejected, BatchTooLarge, Op
 from registry.snms_codec import (
@@ -105,14 +106,16 @@ class NotLoggedIn(AuthenticationNeeded):
 # --- tokens and the cipher login (no I/O: keys, records and the clock are passed in) -----
 
 
-def issue_token(identity: Identity, key: bytes, now: float, ttl: int) -> str:
+def issue_token(identity: Identity, key: bytes, now: float, ttl: int, proof: str | None) -> str:
+    """A token for ``identity``, which proved itself with the key whose print is ``proof``
+    (:func:`registry.auth.key_print`): the token holds while that key is unchanged."""
     iat = int(now)
-    claims = {"sub": str(identity), "aud": AUDIENCE, "iat": iat, "exp": iat + ttl}
+    claims = {"sub": str(identity), "aud": AUDIENCE, "iat": iat, "exp": iat + ttl, "kp": proof}
     return jwt.encode(claims, key, algorithm="HS256")
 
 
-def token_identity(token: str, key: bytes, now: float) -> Identity:
-    """The identity a token was issued to.
+def token_identity(token: str, key: bytes, now: float) -> tuple[Identity, str | None]:
+    """The identity a token was issued to, and the print of the key it proved itself with.
 
     :raises NotLoggedIn: a token not signed with ``key``, malformed, or expired at ``now``.
     """
@@ -131,7 +134,8 @@ def token_identity(token: str, key: bytes, now: float) -> Identity:
         raise NotLoggedIn("not logged in: the token is not valid")
     if now >= exp:
         raise NotLoggedIn("not logged in: the token has expired; ask POST /identity/token again")
-    return Identity.from_text(sub)
+    proof = claims.get("kp")
+    return Identity.from_text(sub), proof if isinstance(proof, str) else None
 
 
 def cipher_password(secret: bytes, day: str) -> str:
@@ -281,7 +285,11 @@ class SnmsRoutes:
         if scheme.lower() != "bearer" or not token.strip():
             raise NotLoggedIn()
         self._secure(request, NotLoggedIn)
-        return token_identity(token.strip(), await self._token_key(), self.clock())
+        identity, proof = token_identity(token.strip(), await self._token_key(), self.clock())
+        now = await self.authority.store.read(lambda txn: key_print(txn, identity))
+        if proof is None or now != proof:  # the secret was changed or removed: revoked
+            raise NotLoggedIn("not logged in: the key this token was issued for has changed")
+        return identity
 
     async def _credentials(self, request: web.Request) -> tuple[Identity, str]:
         self._secure(request, AuthenticationFailed)
@@ -294,7 +302,9 @@ class SnmsRoutes:
 
     async def _token(self, identity: Identity) -> dict[str, str]:
         key = await self._token_key()
-        return {"token": issue_token(identity, key, self.clock(), self.settings.token_ttl_s)}
+        proof = await self.authority.store.read(lambda txn: key_print(txn, identity))
+        ttl = self.settings.token_ttl_s
+        return {"token": issue_token(identity, key, self.clock(), ttl, proof)}
 
     async def login(self, request: web.Request) -> dict[str, str]:
         identity, password = await self._credentials(request)

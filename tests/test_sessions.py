@@ -203,3 +203,54 @@ def test_an_ended_or_unknown_session_authenticates_nobody(node: NodeProcess, key
     )
     assert malformed.status_code == 403
     assert json.loads(malformed.text)["responseCode"] == 403
+
+
+def test_removing_or_replacing_a_key_ends_its_sessions(node: NodeProcess) -> None:
+    """A session proven with a key used to outlive the key (removed, or its record deleted)
+    for its whole 30 minutes: it holds only while the key is unchanged."""
+    admin = node.session(PUMPS_ADMIN)
+    holder = f"{PUMPS}/KEY-REVOKED"
+    key, replacement = ed25519.Ed25519PrivateKey.generate(), ed25519.Ed25519PrivateKey.generate()
+
+    def pubkey(k) -> list[dict]:
+        return [
+            {
+                "index": 300,
+                "type": "HS_PUBKEY",
+                "data": data_to_json("HS_PUBKEY", pubkey_to_wire(k)),
+            }
+        ]
+
+    admin.put(node.api(holder), json=pubkey(key)).raise_for_status()
+    grant = {
+        "index": 120,
+        "type": "HS_ADMIN",
+        "data": {"format": "admin", "value": {"handle": holder, "index": 300}},
+    }
+    admin.put(node.api(f"0.NA/{PUMPS}"), params={"index": "120"}, json=[grant]).raise_for_status()
+    record = [{"index": 1, "type": "URL", "data": "https://p.example.cn/r"}]
+    for revoke in (
+        lambda: admin.put(node.api(holder), json=pubkey(replacement)),  # replaced
+        lambda: admin.delete(node.api(holder), params={"index": "300"}),  # removed
+    ):
+        admin.put(node.api(holder), json=pubkey(key)).raise_for_status()
+        session, nonce = _open(node)
+        fields = _answer(session, nonce, key, "REVOKED")
+        assert requests.put(f"{node.url}/api/sessions/this", json=fields, timeout=5).ok
+        header = _handle_header({"sessionId": session})
+        made = requests.put(node.api(f"{PUMPS}/BY-KEY"), json=record, headers=header, timeout=5)
+        assert made.status_code in (200, 201), made.text
+        revoke().raise_for_status()
+        refused = requests.put(node.api(f"{PUMPS}/BY-KEY"), json=record, headers=header, timeout=5)
+        assert (refused.status_code, refused.json()["responseCode"]) == (403, 403), refused.text
+
+
+def test_one_client_cannot_take_every_waiting_login(tmp_path) -> None:
+    """Anonymous opens from one address filled the node's 10,000 waiting places, and then
+    nobody could log in: one address now holds at most ``max_waiting_per_client``."""
+    n = NodeProcess(tmp_path, extra="[sessions]\nmax_waiting = 20\nmax_waiting_per_client = 5\n")
+    try:
+        statuses = [requests.post(f"{n.url}/api/sessions", timeout=5).status_code for _ in range(8)]
+        assert statuses == [200] * 5 + [503] * 3
+    finally:
+        n.stop()

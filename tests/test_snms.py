@@ -70,8 +70,8 @@ def test_cipher_days_are_today_in_utc_and_in_china() -> None:
 
 def test_tokens_expire_and_belong_to_their_key() -> None:
     me, key = Identity("0.NA/88.118.8", 300), b"k" * 64
-    token = issue_token(me, key, 1000.0, 86400)
-    assert token_identity(token, key, 1000.0 + 86399) == me
+    token = issue_token(me, key, 1000.0, 86400, "print")
+    assert token_identity(token, key, 1000.0 + 86399) == (me, "print")
     for bad_key, now in ((key, 1000.0 + 86400), (b"x" * 64, 1001.0)):
         with pytest.raises(NotLoggedIn):
             token_identity(token, bad_key, now)
@@ -163,7 +163,7 @@ def test_login_plain_and_cipher(node: NodeProcess) -> None:
     assert (claims["sub"], claims["exp"] - claims["iat"]) == (PUMPS_ADMIN, 86400)
     key_file = node.root / "data" / KEY_FILE
     assert key_file.stat().st_mode & 0o777 == 0o600
-    me = token_identity(token, key_file.read_bytes().strip(), time.time())
+    me, _ = token_identity(token, key_file.read_bytes().strip(), time.time())
     assert me == Identity(f"0.NA/{PUMPS}", 300)
 
     bare = _token(node, username=f"0.NA/{PUMPS}", password="pump-secret")  # a bare handle
@@ -215,9 +215,10 @@ def test_login_plain_and_cipher(node: NodeProcess) -> None:
 
 
 def test_bad_or_expired_tokens_are_not_logged_in(node: NodeProcess) -> None:
-    _login(node)  # the node's key exists from here on
+    issued = _login(node).headers["Authorization"].split()[1]  # the node's key exists now
     key = (node.root / "data" / KEY_FILE).read_bytes().strip()
     now = int(time.time())
+    proof = jwt.decode(issued, options={"verify_signature": False})["kp"]
 
     def detail(header: str | None) -> int:
         s = requests.Session()
@@ -225,16 +226,33 @@ def test_bad_or_expired_tokens_are_not_logged_in(node: NodeProcess) -> None:
             s.headers["Authorization"] = header
         return _call(s, node, "GET", f"{DATA}/detail", params={"handle": f"0.NA/{PUMPS}"})["status"]
 
-    def signed(exp: int, signing_key: bytes) -> str:
-        claims = {"sub": PUMPS_ADMIN, "aud": "snms", "iat": now - 90_000, "exp": exp}
+    def signed(exp: int, signing_key: bytes, kp: str | None = proof) -> str:
+        claims = {"sub": PUMPS_ADMIN, "aud": "snms", "iat": now - 90_000, "exp": exp, "kp": kp}
         return "Bearer " + jwt.encode(claims, signing_key, algorithm="HS256")
 
     assert detail(signed(now + 60, key)) == 1  # the control: a good token works
+    assert detail(signed(now + 60, key, kp=None)) == -1  # no print of the key it proved
     assert detail(None) == -1
     assert detail("Bearer garbage") == -1
     assert detail(signed(now - 1, key)) == -1  # expired
     assert detail(signed(now + 60, b"another-node-key" * 4)) == -1
     assert detail("Basic " + "MzAwOjAuTkEvODguMTE4Ljg6cHVtcC1zZWNyZXQ=") == -1
+
+
+def test_changing_the_secret_revokes_the_tokens_it_issued(node: NodeProcess) -> None:
+    """A token issued before its identity's secret was changed used to work for its whole
+    24 hours: it holds only while the key it was proven with is unchanged."""
+    admin = node.create_enterprise("88.118.66", b"old-secret")
+    old = _login(node, admin, "old-secret")
+    handle = "0.NA/88.118.66"
+    assert _call(old, node, "GET", f"{DATA}/detail", params={"handle": handle})["status"] == 1
+    seckey = [{"index": 300, "type": "HS_SECKEY", "data": "new-secret", "permissions": "1100"}]
+    r = node.session(admin).put(node.api(handle), params={"index": "300"}, json=seckey)
+    assert r.status_code == 200, r.text
+    answer = _call(old, node, "GET", f"{DATA}/detail", params={"handle": handle})
+    assert answer["status"] == -1 and "changed" in answer["message"]
+    new = _login(node, admin, "new-secret")
+    assert _call(new, node, "GET", f"{DATA}/detail", params={"handle": handle})["status"] == 1
 
 
 def test_no_permission_on_a_siblings_prefix(node: NodeProcess) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import NamedTuple, Protocol, TypeVar
 
 from resolver.values import HandleValue
 
@@ -41,6 +41,15 @@ class Change:
     actor: str | None
 
 
+class Session(NamedTuple):
+    """An HTTP login session (:mod:`registry.sessions`)."""
+
+    nonce: bytes  # the challenge it signs
+    identity: str | None  # index:handle once proven
+    expires: float  # unix seconds
+    key_print: str | None  # of the key that proved it (registry.auth.key_print)
+
+
 class ReadTxn(Protocol):
     def get(self, key: str) -> StoredRecord | None: ...
 
@@ -58,8 +67,8 @@ class ReadTxn(Protocol):
 
     def get_meta(self, key: str) -> str | None: ...
 
-    def get_session(self, session_id: str) -> tuple[bytes, str | None, float] | None:
-        """(nonce, proven identity or None, expiry) of an HTTP login session."""
+    def get_session(self, session_id: str) -> Session | None:
+        """An HTTP login session."""
         ...
 
     def audit(
@@ -93,9 +102,13 @@ class WriteTxn(ReadTxn, Protocol):
 
     def use_quota(self, principal: str, day: str, kind: str, amount: int) -> int: ...
 
-    def open_session(self, session_id: str, nonce: bytes, expires: float, now: float) -> int: ...
+    def open_session(
+        self, session_id: str, nonce: bytes, expires: float, now: float, client: str
+    ) -> tuple[int, int]: ...
 
-    def prove_session(self, session_id: str, identity: str, expires: float, now: float) -> bool: ...
+    def prove_session(
+        self, session_id: str, identity: str, key_print: str | None, expires: float, now: float
+    ) -> bool: ...
 
     def close_session(self, session_id: str) -> None: ...
 

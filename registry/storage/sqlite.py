@@ -20,7 +20,7 @@ from typing import TypeVar
 
 import msgpack
 
-from registry.storage.base import Change, ReadTxn, StoredRecord, WriteTxn
+from registry.storage.base import Change, ReadTxn, Session, StoredRecord, WriteTxn
 from resolver.values import HandleValue
 
 T = TypeVar("T")
@@ -72,9 +72,13 @@ CREATE TABLE IF NOT EXISTS sessions (
     id       TEXT PRIMARY KEY,     -- what the client quotes (Authorization: Handle sessionId)
     nonce    BLOB NOT NULL,        -- the challenge it signs
     identity TEXT,                 -- index:handle once proven; NULL while the challenge waits
-    expires  REAL NOT NULL         -- unix seconds
+    expires  REAL NOT NULL,        -- unix seconds
+    key_print TEXT,                -- registry.auth.key_print of the key that proved it
+    client    TEXT                 -- the address that opened it
 ) WITHOUT ROWID;
 """
+#: columns added to a table after stores were made with it: (table, column, definition)
+_ADDED_COLUMNS = (("sessions", "key_print", "TEXT"), ("sessions", "client", "TEXT"))
 
 
 _packers = threading.local()
@@ -213,11 +217,12 @@ class SQLiteReader:
         row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
 
-    def get_session(self, session_id: str) -> tuple[bytes, str | None, float] | None:
+    def get_session(self, session_id: str) -> Session | None:
         row = self.conn.execute(
-            "SELECT nonce, identity, expires FROM sessions WHERE id = ?", (session_id,)
+            "SELECT nonce, identity, expires, key_print FROM sessions WHERE id = ?",
+            (session_id,),
         ).fetchone()
-        return None if row is None else (bytes(row[0]), row[1], float(row[2]))
+        return None if row is None else Session(bytes(row[0]), row[1], float(row[2]), row[3])
 
     def audit(
         self, prefix_key: str, since: int, until: int, limit: int
@@ -355,23 +360,32 @@ class SQLiteWriter(SQLiteReader):
         ).fetchone()
         return int(row[0])
 
-    def open_session(self, session_id: str, nonce: bytes, expires: float, now: float) -> int:
+    def open_session(
+        self, session_id: str, nonce: bytes, expires: float, now: float, client: str
+    ) -> tuple[int, int]:
         """Add a session waiting for its challenge's answer (expired ones are pruned
-        first). :returns: how many sessions are waiting now."""
+        first). :returns: how many sessions are waiting now, in all and opened by ``client``."""
         self.conn.execute("DELETE FROM sessions WHERE expires < ?", (now,))
         self.conn.execute(
-            "INSERT INTO sessions (id, nonce, identity, expires) VALUES (?, ?, NULL, ?)",
-            (session_id, nonce, expires),
+            "INSERT INTO sessions (id, nonce, identity, expires, client) VALUES (?, ?, NULL, ?, ?)",
+            (session_id, nonce, expires, client),
         )
-        row = self.conn.execute("SELECT count(*) FROM sessions WHERE identity IS NULL")
-        return int(row.fetchone()[0])
+        row = self.conn.execute(
+            "SELECT count(*), count(*) FILTER (WHERE client = ?) FROM sessions "
+            "WHERE identity IS NULL",
+            (client,),
+        ).fetchone()
+        return int(row[0]), int(row[1])
 
-    def prove_session(self, session_id: str, identity: str, expires: float, now: float) -> bool:
-        """Mark a waiting, unexpired session as proven; False if it was not waiting."""
+    def prove_session(
+        self, session_id: str, identity: str, key_print: str | None, expires: float, now: float
+    ) -> bool:
+        """Mark a waiting, unexpired session as proven by ``identity`` with the key whose
+        print is ``key_print``; False if it was not waiting."""
         cursor = self.conn.execute(
-            "UPDATE sessions SET identity = ?, expires = ? "
+            "UPDATE sessions SET identity = ?, key_print = ?, expires = ? "
             "WHERE id = ? AND identity IS NULL AND expires >= ?",
-            (identity, expires, session_id, now),
+            (identity, key_print, expires, session_id, now),
         )
         return cursor.rowcount == 1
 
@@ -427,6 +441,9 @@ class SQLiteStore:
                     "INSERT INTO record_counts (prefix_key, records) "
                     "SELECT prefix_key, count(*) FROM handles GROUP BY prefix_key"
                 )
+            for table, column, definition in _ADDED_COLUMNS:
+                if column not in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
