@@ -20,6 +20,7 @@ from registry.storage.base import Store, StoredRecord, WriteTxn
 from registry.storage.sqlite import unpack_values
 from resolver.handle import normalise, parse
 from resolver.http_client import basic_header
+from resolver.redis_cache import RedisCache
 from resolver.values import HandleValue
 
 log = logging.getLogger("tierid.mirror")
@@ -42,6 +43,10 @@ def _values(raw: list | None) -> tuple[HandleValue, ...]:
     return tuple(HandleValue.from_tuple(t) for t in raw or ())
 
 
+#: change-log operations on records (the others home, unhome or reset prefixes)
+_RECORD_CHANGES = ("create", "update", "delete")
+
+
 def _apply(txn: WriteTxn, change: list) -> None:
     _seq, _at, op, key, handle, values, _actor = change
     if op in ("create", "update"):
@@ -59,11 +64,23 @@ def _apply(txn: WriteTxn, change: list) -> None:
 
 
 class Mirror:
-    """Follows a primary; ``run()`` is the long-lived task."""
+    """Follows a primary; ``run()`` is the long-lived task.
 
-    def __init__(self, store: Store, settings: MirrorSettings, secret: bytes) -> None:
+    With ``shared`` (the Redis cache the province's resolvers share), every change it
+    applies is invalidated there too, as the primary's own writes are: the primary's
+    invalidation reaches the resolvers before this copy has the change, and a resolver
+    reading from the mirror then would cache the old answer for its whole TTL."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: MirrorSettings,
+        secret: bytes,
+        shared: RedisCache | None = None,
+    ) -> None:
         self.store = store
         self.settings = settings
+        self.shared = shared
         self.primary = settings.primary.rstrip("/")
         self._auth = basic_header(settings.identity, secret)
         self.primary_seq = 0
@@ -93,6 +110,8 @@ class Mirror:
             txn.set_meta(SEQ_KEY, str(dump["seq"]))
 
         await self.store.write(load, actor=f"mirror-of:{self.primary}")
+        if self.shared is not None:  # anything may have changed
+            await self.shared.flush(None)
         self.applied_seq = dump["seq"]
         self.full_copies += 1
         log.info("loaded a full copy from %s at seq %d", self.primary, dump["seq"])
@@ -118,6 +137,8 @@ class Mirror:
             txn.set_meta(SEQ_KEY, str(changes[-1][0]))
 
         await self.store.write(apply, actor=f"mirror-of:{self.primary}")
+        if self.shared is not None:
+            await self.shared.invalidate([c[3] for c in changes if c[2] in _RECORD_CHANGES])
         self.applied_seq = changes[-1][0]
         return len(changes) >= self.settings.batch
 

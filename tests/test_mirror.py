@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import NodeProcess, eventually
+from tests.conftest import NodeProcess, RedisServer, eventually, tierid_cli
 
 PUMP = [
     {"index": 1, "type": "URL", "data": "https://pumps.example/1"},
@@ -19,11 +19,13 @@ PUMP = [
 ]
 
 
-def mirror_of(primary: NodeProcess, root: Path, **kwargs) -> NodeProcess:
+def mirror_of(
+    primary: NodeProcess, root: Path, *, poll_ms: int = 100, extra: str = "", **kwargs
+) -> NodeProcess:
     (root / "primary.secret").write_bytes(primary.secrets[primary.operator])
-    extra = (
+    extra += (
         f'[mirror]\nprimary = "{primary.url}"\nidentity = "{primary.operator}"\n'
-        'secret_file = "primary.secret"\npoll_interval_ms = 100\n'
+        f'secret_file = "primary.secret"\npoll_interval_ms = {poll_ms}\n'
     )
     return NodeProcess(root, prefix=None, extra=extra, **kwargs)
 
@@ -121,3 +123,55 @@ def test_resolver_reads_through_the_mirror_when_the_primary_dies(tmp_path: Path)
     finally:
         for node in (resolver, mirror, enterprise, province):
             node.stop()
+
+
+def test_a_change_reaches_resolvers_that_read_from_a_mirror(tmp_path: Path) -> None:
+    """The primary's invalidation reaches the shared cache before its mirror has the change:
+    a resolver reading from the mirror fetched the old answer again and kept it for its
+    whole TTL. The mirror now invalidates what it applies, so the change arrives within a
+    poll of the mirror."""
+    for name in ("prov", "ent", "mir", "res"):
+        (tmp_path / name).mkdir()
+    redis_server = RedisServer(tmp_path)
+    cache = f'[cache]\nredis_url = "{redis_server.url}"\nredis_namespace = "m"\n'
+    province = NodeProcess(tmp_path / "prov", prefix="88.118")
+    enterprise = NodeProcess(tmp_path / "ent", prefix="88.118.8", extra=cache)
+    mirror = mirror_of(enterprise, tmp_path / "mir", poll_ms=1500, extra=cache)
+    resolver = NodeProcess(tmp_path / "res", prefix=None, roots=[province.url], extra=cache)
+    try:
+        province.delegate("88.118.8", mirror)  # the resolvers' only way to 88.118.8
+        writer = enterprise.session(enterprise.operator)
+        url = enterprise.api("88.118.8/FIXED")
+
+        def served() -> str:
+            return requests.get(resolver.api("88.118.8/FIXED")).json()["values"][0]["data"]["value"]
+
+        assert writer.put(url, json=[{**PUMP[0], "data": "https://old"}]).status_code == 201
+        eventually(lambda: requests.get(mirror.api("88.118.8/FIXED")).status_code == 200)
+        assert served() == "https://old"
+        assert writer.put(url, json=[{**PUMP[0], "data": "https://new"}]).status_code == 200
+        eventually(lambda: served() == "https://new", seconds=8)
+    finally:
+        for node in (resolver, mirror, enterprise, province):
+            node.stop()
+        redis_server.stop()
+
+
+def test_an_import_into_a_mirrors_store_is_refused(tmp_path: Path) -> None:
+    """It wrote records the primary never had, and the mirror served them for good."""
+    (tmp_path / "ent").mkdir()
+    (tmp_path / "mir").mkdir()
+    enterprise = NodeProcess(tmp_path / "ent", prefix="88.118.8")
+    mirror = mirror_of(enterprise, tmp_path / "mir")
+    try:
+        writer = enterprise.session(enterprise.operator)
+        assert writer.put(enterprise.api("88.118.8/REAL"), json=PUMP).status_code == 201
+        eventually(lambda: requests.get(mirror.api("88.118.8/REAL")).status_code == 200)
+        rows = tmp_path / "ghost.csv"
+        rows.write_text("88.118.8/GHOST,1,URL,https://ghost.example\n")
+        done = tierid_cli("import", str(rows), "--config", str(mirror.config), check=False)
+        assert done.returncode == 2 and "mirror" in done.stderr, done.stderr
+        assert requests.get(mirror.api("88.118.8/GHOST")).status_code == 404
+    finally:
+        mirror.stop()
+        enterprise.stop()

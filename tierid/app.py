@@ -160,7 +160,7 @@ def make_app(config: Config) -> web.Application:
     mirror = None
     if mirror_of:
         secret = config.path(config.mirror.secret_file).read_bytes().strip()
-        mirror = Mirror(store, config.mirror, secret)
+        mirror = Mirror(store, config.mirror, secret, shared)
         _background(app, mirror.run, "mirror")
     else:
         _managed(app, partial(authority.home_configured, config.node.prefixes), _nothing)

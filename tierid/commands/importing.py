@@ -202,10 +202,16 @@ async def _into_store(
         store_path, limits = config.storage_path, config.limits
         keep, shared = config.node.changelog_keep, shared_cache(config)
     assert store_path is not None
+    from registry.mirror import SEQ_KEY  # where a mirror keeps its place in the primary's log
+
     async with contextlib.AsyncExitStack() as stack:
         store = SQLiteStore(store_path, changelog_keep=keep)
         await store.open()
         stack.push_async_callback(store.close)
+        if await store.read(lambda txn: txn.get_meta(SEQ_KEY)) is not None:
+            raise click.UsageError(  # its records would differ from its primary's for good
+                f"{store_path} is a mirror's copy; import into its primary"
+            )
         if shared is not None:
             await shared.open()
             stack.push_async_callback(shared.close)
