@@ -40,9 +40,14 @@ MAX_BACKOFF = 30.0
 class EndpointStats:
     url: str
     latency_ms: float | None = None
-    failures: int = 0
+    failures: int = 0  # in a row: what the back-off grows with
     down_until: float = 0.0
     queries: int = 0
+    errors: int = 0  # failed queries in all
+
+    def up(self, now: float) -> bool:
+        """Whether the server is in use (not being backed off) at ``now``."""
+        return now >= self.down_until
 
     def record_success(self, elapsed_ms: float) -> None:
         self.queries += 1
@@ -55,6 +60,7 @@ class EndpointStats:
 
     def record_failure(self, now: float) -> None:
         self.queries += 1
+        self.errors += 1
         self.failures += 1
         self.down_until = now + min(MAX_BACKOFF, 0.5 * 2 ** (self.failures - 1))
 
@@ -121,7 +127,7 @@ class Upstream:
 
         def key(url: str) -> tuple[bool, float]:
             s = self.stats.of(url)
-            return (s.down_until > now, s.latency_ms if s.latency_ms is not None else float("inf"))
+            return (not s.up(now), s.latency_ms if s.latency_ms is not None else float("inf"))
 
         return sorted(endpoints, key=key)
 

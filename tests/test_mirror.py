@@ -4,6 +4,7 @@ primary dies."""
 
 from __future__ import annotations
 
+import re
 import signal
 import time
 from pathlib import Path
@@ -120,6 +121,13 @@ def test_resolver_reads_through_the_mirror_when_the_primary_dies(tmp_path: Path)
         servers = {s["url"]: s for s in resolver.status()["resolver"]["servers"]}
         assert servers[enterprise.url]["failures"] >= 1 and not servers[enterprise.url]["up"]
         assert servers[mirror.url]["up"]
+        metrics = requests.get(f"{resolver.url}/metrics").text
+        assert f'tierid_upstream_up{{server="{enterprise.url}"}} 0' in metrics
+        assert f'tierid_upstream_up{{server="{mirror.url}"}} 1' in metrics
+        failed = re.search(
+            rf'^tierid_upstream_failures_total{{server="{enterprise.url}"}} (\d+)', metrics, re.M
+        )
+        assert failed is not None and int(failed.group(1)) >= 1
     finally:
         for node in (resolver, mirror, enterprise, province):
             node.stop()

@@ -4,6 +4,7 @@ a cached "not found", and a stopped or restarted Redis fails no lookup."""
 
 from __future__ import annotations
 
+import re
 import signal
 import time
 from collections.abc import Iterator
@@ -223,8 +224,26 @@ def test_worker_processes_share_one_port_and_the_redis_cache(
         # the first process to miss asked upstream and filled Redis; the other found it there
         assert sum(c["upstream_queries"] for c in seen.values()) == 1
         assert sum(c["l2_hits"] for c in seen.values()) == 1
+
+        # /metrics answers for the node, whichever worker takes the scrape: counters added
+        # up (they jumped between the two workers' own figures), gauges one per worker
+        totals, pids = [], set()
+        for _ in range(20):
+            with requests.Session() as s:
+                text = s.get(f"{workers.url}/metrics").text
+            totals.append(_sample(text, "tierid_http_requests_total"))
+            pids |= set(re.findall(r'^tierid_cache_entries\{worker="(\d+)"', text, re.M))
+        assert totals == sorted(totals) and totals[-1] >= 100, totals
+        assert _sample(text, "tierid_cache_l2_hits_total") == 1  # one process's hit, counted once
+        assert pids == {str(pid) for pid in seen}
     finally:
         workers.stop()
+
+
+def _sample(text: str, name: str) -> float:
+    """The value of the one sample of ``name`` in a Prometheus exposition."""
+    (line,) = [x for x in text.splitlines() if x.startswith((name + " ", name + "{"))]
+    return float(line.rsplit(" ", 1)[1])
 
 
 def test_malformed_shared_entries_are_misses(shared: Shared) -> None:

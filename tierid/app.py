@@ -51,9 +51,11 @@ from resolver.ratelimit import RateLimiter
 from resolver.redis_cache import RedisCache
 from resolver.upstream import Upstream
 from resolver.walker import Walker
+from tierid import worker_metrics
 from tierid.config import Config
 from tierid.metrics import Metrics
 from tierid.status import StatusRoutes
+from tierid.worker_metrics import WorkerMetrics
 
 AUTHORITY = web.AppKey("authority", Authority)
 
@@ -211,9 +213,13 @@ def make_app(config: Config) -> web.Application:
     SessionRoutes(Sessions(store, authority, config.sessions)).add_to(app)
     SnmsRoutes(authority, config.snms, config.data_dir).add_to(app)
     routes.add_proxy_to(app)
-    Metrics(
+    metrics = Metrics(
         counters, authority, lookups.walker, lookups.cache, shared, face, native, limiter
-    ).add_to(app)
+    )
+    if config.http.workers > 1:
+        metrics.workers = WorkerMetrics(worker_metrics.folder_of(config.data_dir), metrics.own)
+        _background(app, metrics.workers.run, "worker-metrics")
+    metrics.add_to(app)
     if lookups.cache is not None:
         token_file = config.node.operator_token_file
         token = config.path(token_file).read_bytes().strip() if token_file else None

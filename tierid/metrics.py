@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -14,6 +16,29 @@ from resolver.faces.native import NativeFace
 from resolver.ratelimit import RateLimiter
 from resolver.redis_cache import RedisCache
 from resolver.walker import Walker
+
+if TYPE_CHECKING:
+    from tierid.worker_metrics import WorkerMetrics
+
+
+@dataclass(frozen=True, slots=True)
+class Family:
+    """One metric: its samples as (label set in exposition syntax, value)."""
+
+    name: str
+    kind: str  # "counter" | "gauge"
+    help: str
+    samples: list[tuple[str, float]]
+
+
+def render(families: Iterable[Family]) -> str:
+    """Prometheus text exposition format 0.0.4."""
+    lines = []
+    for f in families:
+        lines.append(f"# HELP {f.name} {f.help}")
+        lines.append(f"# TYPE {f.name} {f.kind}")
+        lines.extend(f"{f.name}{labels} {value:g}" for labels, value in f.samples)
+    return "\n".join(lines) + "\n"
 
 
 def _escape(value: str) -> str:
@@ -54,6 +79,8 @@ class Metrics:
         native: NativeFace | None = None,
         limiter: RateLimiter | None = None,
     ) -> None:
+        #: set when the node runs as several processes (``[http] workers``)
+        self.workers: WorkerMetrics | None = None
         self.dns = dns
         self.native = native
         self.limiter = limiter
@@ -67,12 +94,31 @@ class Metrics:
         add_route(app, "GET", "/metrics", self.metrics)
 
     async def metrics(self, request: web.Request) -> web.Response:
-        lines: list[str] = []
+        """This process's figures (with worker processes, all of theirs: see
+        :class:`tierid.worker_metrics.WorkerMetrics`), then the store's."""
+        own = self.workers.combined() if self.workers is not None else self.own()
+        seq, records = await self.authority.store.read(
+            lambda txn: (txn.seq_range()[1], txn.count_records())
+        )
+        stored = [
+            Family("tierid_records", "gauge", "Records stored on this node.", [("", records)]),
+            Family(
+                "tierid_changelog_seq", "gauge", "Last change-log sequence number.", [("", seq)]
+            ),
+        ]
+        return web.Response(
+            text=render([*own, *stored]),
+            content_type="text/plain",
+            charset="utf-8",
+            headers={"X-Content-Type-Options": "nosniff"},
+        )
+
+    def own(self) -> list[Family]:
+        """The figures this process keeps (counters and gauges in memory)."""
+        families: list[Family] = []
 
         def metric(name: str, kind: str, help_: str, samples: Iterable[tuple[str, float]]) -> None:
-            lines.append(f"# HELP {name} {help_}")
-            lines.append(f"# TYPE {name} {kind}")
-            lines.extend(f"{name}{labels} {value:g}" for labels, value in samples)
+            families.append(Family(name, kind, help_, list(samples)))
 
         metric(
             "tierid_http_requests_total",
@@ -80,11 +126,6 @@ class Metrics:
             "HTTP requests served.",
             [("", self.counters.requests)],
         )
-        seq, records = await self.authority.store.read(
-            lambda txn: (txn.seq_range()[1], txn.count_records())
-        )
-        metric("tierid_records", "gauge", "Records stored on this node.", [("", records)])
-        metric("tierid_changelog_seq", "gauge", "Last change-log sequence number.", [("", seq)])
         if self.cache is not None:
             s = self.cache.stats
             metric(
@@ -169,6 +210,7 @@ class Metrics:
             )
         if self.walker is not None:
             servers = list(self.walker.upstream.stats.endpoints.values())
+            now = self.walker.upstream.clock()
             metric(
                 "tierid_upstream_queries_total",
                 "counter",
@@ -178,8 +220,14 @@ class Metrics:
             metric(
                 "tierid_upstream_failures_total",
                 "counter",
-                "Consecutive failures of each upstream server.",
-                [(f'{{server="{_escape(e.url)}"}}', e.failures) for e in servers],
+                "Queries to each upstream server that failed (no answer, or not a valid one).",
+                [(f'{{server="{_escape(e.url)}"}}', e.errors) for e in servers],
+            )
+            metric(
+                "tierid_upstream_up",
+                "gauge",
+                "1 while an upstream server is in use, 0 while it is being backed off.",
+                [(f'{{server="{_escape(e.url)}"}}', int(e.up(now))) for e in servers],
             )
             metric(
                 "tierid_upstream_latency_ms",
@@ -206,9 +254,4 @@ class Metrics:
             counts = self.native.counters()
             for field, help_ in _HANDLE_COUNTERS.items():
                 metric(f"tierid_handle_{field}_total", "counter", help_, [("", counts[field])])
-        return web.Response(
-            text="\n".join(lines) + "\n",
-            content_type="text/plain",
-            charset="utf-8",
-            headers={"X-Content-Type-Options": "nosniff"},
-        )
+        return families

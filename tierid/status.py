@@ -85,13 +85,13 @@ class StatusRoutes:
             }
         if self.walker is not None:
             stats = self.walker.upstream.stats
-            now = self.walker.clock()
+            now = self.walker.upstream.clock()
             body["resolver"] = {
                 "upstreamQueries": stats.queries,
                 "servers": [
                     {
                         "url": s.url,
-                        "up": s.down_until <= now,
+                        "up": s.up(now),
                         "latencyMs": None if s.latency_ms is None else round(s.latency_ms, 2),
                         "queries": s.queries,
                         "failures": s.failures,

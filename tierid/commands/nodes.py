@@ -25,7 +25,7 @@ from resolver.faces.dns import DnsSettings
 from resolver.handle import prefix_record
 from tierid import config as config_mod
 from tierid import demo as demo_mod
-from tierid import federation
+from tierid import federation, worker_metrics
 from tierid.app import make_app, ssl_context
 from tierid.commands.common import federation_option, run
 from tierid.keyfiles import read_or_create_secret
@@ -71,6 +71,7 @@ def _run(config: config_mod.Config, *, reuse_port: bool) -> None:
 def _run_workers(config: config_mod.Config, workers: int) -> None:
     """Several processes on one port (SO_REUSEPORT: the kernel spreads connections); they
     share the store and, when configured, the Redis cache. Signals are passed on."""
+    worker_metrics.clear(config.data_dir)
     ctx = multiprocessing.get_context("fork")
     procs = [
         ctx.Process(target=_run, args=(config,), kwargs={"reuse_port": True}, daemon=False)
