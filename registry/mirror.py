@@ -93,9 +93,11 @@ class Mirror:
         async with session.get(
             self.primary + path, params=params, headers={"Authorization": self._auth}
         ) as resp:
-            data = await resp.read()
             if resp.status != 200:
-                raise RuntimeError(f"primary answered HTTP {resp.status}: {data[:200]!r}")
+                data = await resp.content.read(200)
+                raise RuntimeError(f"primary answered HTTP {resp.status}: {data!r}")
+            self.connected, self.last_error = True, ""  # answering, if slowly (a full copy)
+            data = await resp.read()
         return msgpack.unpackb(data, raw=False)
 
     async def _load_dump(self, session: aiohttp.ClientSession) -> None:
@@ -145,7 +147,9 @@ class Mirror:
     async def run(self) -> None:
         poll = self.settings.poll_interval_ms / 1000
         backoff = poll
-        timeout = aiohttp.ClientTimeout(total=30)
+        # no bound on a whole full copy, which grows with the store; a primary that stops
+        # sending for a while is down (a hung one read as connected for 30 s)
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=5, sock_read=10)
         async with aiohttp.ClientSession(timeout=timeout) as session:
             while True:
                 try:

@@ -60,9 +60,29 @@ def test_mirror_follows_serves_reads_and_refuses_writes(tmp_path: Path) -> None:
         assert status["roles"][0] == "mirror" and status["mirror"]["connected"]
         eventually(lambda: mirror.status()["mirror"]["lag"] == 0)
         assert "88.118.8" in status["prefixes"]
+        metrics = requests.get(f"{mirror.url}/metrics").text  # what a dashboard reads
+        applied = mirror.status()["mirror"]["appliedSeq"]
+        assert "tierid_mirror_connected 1" in metrics and "tierid_mirror_lag 0" in metrics
+        assert f"tierid_mirror_applied_seq {applied}" in metrics
+        assert applied == primary.status()["changeSeq"]
+
+        primary.proc.send_signal(signal.SIGSTOP)  # hung, connections open: not "connected"
+        try:
+            eventually(lambda: not mirror.status()["mirror"]["connected"], seconds=20)
+        finally:
+            primary.proc.send_signal(signal.SIGCONT)
+        eventually(lambda: mirror.status()["mirror"]["connected"], seconds=20)
     finally:
         mirror.stop()
         primary.stop()
+
+
+def test_a_pure_resolver_is_no_authority(tmp_path: Path) -> None:
+    resolver = NodeProcess(tmp_path, prefix=None, roots=["http://127.0.0.1:9"])
+    try:
+        assert resolver.status()["roles"] == ["resolver"]
+    finally:
+        resolver.stop()
 
 
 @pytest.mark.parametrize("keep", [0, 5], ids=["replay-log", "full-copy"])

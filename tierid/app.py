@@ -196,17 +196,8 @@ def make_app(config: Config) -> web.Application:
     )
     if native is not None and lookups.cache is not None:
         lookups.cache.drop_listeners.append(native.responder.hot.drop)
-    roles = ["mirror" if mirror else "authority"] + (["resolver"] if lookups.walker else [])
     StatusRoutes(
-        config.node.name,
-        authority,
-        lookups.walker,
-        mirror,
-        lookups.cache,
-        counters,
-        roles,
-        face,
-        native,
+        config.node.name, authority, lookups.walker, mirror, lookups.cache, counters, face, native
     ).add_to(app)
     ReplicationRoutes(authority).add_to(app)
     AdminRoutes(authority).add_to(app)
@@ -214,7 +205,7 @@ def make_app(config: Config) -> web.Application:
     SnmsRoutes(authority, config.snms, config.data_dir).add_to(app)
     routes.add_proxy_to(app)
     metrics = Metrics(
-        counters, authority, lookups.walker, lookups.cache, shared, face, native, limiter
+        counters, authority, lookups.walker, lookups.cache, shared, face, native, limiter, mirror
     )
     if config.http.workers > 1:
         metrics.workers = WorkerMetrics(worker_metrics.folder_of(config.data_dir), metrics.own)

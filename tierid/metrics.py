@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from registry.authority import Authority
+from registry.mirror import Mirror
 from resolver.caching import CachingResolver
 from resolver.faces.dns import DnsFace
 from resolver.faces.http_common import Counters, add_route
@@ -78,7 +79,9 @@ class Metrics:
         dns: DnsFace | None = None,
         native: NativeFace | None = None,
         limiter: RateLimiter | None = None,
+        mirror: Mirror | None = None,
     ) -> None:
+        self.mirror = mirror
         #: set when the node runs as several processes (``[http] workers``)
         self.workers: WorkerMetrics | None = None
         self.dns = dns
@@ -126,6 +129,26 @@ class Metrics:
             "HTTP requests served.",
             [("", self.counters.requests)],
         )
+        if self.mirror is not None:
+            m = self.mirror
+            metric(
+                "tierid_mirror_connected",
+                "gauge",
+                "1 while the primary answers.",
+                [("", int(m.connected))],
+            )
+            metric(
+                "tierid_mirror_applied_seq",
+                "gauge",
+                "Last change of the primary's log applied here.",
+                [("", m.applied_seq)],
+            )
+            metric(
+                "tierid_mirror_lag",
+                "gauge",
+                "Changes of the primary's log not applied here yet.",
+                [("", max(0, m.primary_seq - m.applied_seq))],
+            )
         if self.cache is not None:
             s = self.cache.stats
             metric(

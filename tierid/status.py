@@ -29,7 +29,6 @@ class StatusRoutes:
         mirror: Mirror | None,
         cache: CachingResolver | None,
         counters: Counters,
-        roles: list[str],
         dns: DnsFace | None = None,
         native: NativeFace | None = None,
     ) -> None:
@@ -41,10 +40,15 @@ class StatusRoutes:
         self.authority = authority
         self.walker = walker
         self.counters = counters
-        self.roles = roles
 
     def add_to(self, app: web.Application) -> None:
         add_route(app, "GET", "/api/status", self.status)
+
+    def _roles(self, homed: list[str]) -> list[str]:
+        """A mirror; an authority while it homes a prefix (a pure resolver homes none);
+        a resolver."""
+        roles = ["mirror"] if self.mirror is not None else ["authority"] if homed else []
+        return roles + (["resolver"] if self.walker is not None else [])
 
     async def status(self, request: web.Request) -> web.Response:
         store = self.authority.store
@@ -55,7 +59,7 @@ class StatusRoutes:
             "responseCode": 1,
             "node": self.name,
             "pid": os.getpid(),
-            "roles": self.roles,
+            "roles": self._roles(prefixes),
             "uptimeSeconds": round(time.time() - self.counters.started, 1),
             "requests": self.counters.requests,
             "prefixes": prefixes,

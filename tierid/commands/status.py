@@ -30,10 +30,14 @@ def status(fed: federation.Federation) -> None:
         if st is None:
             nodes.add_row(node.name, node.url, "[red]down[/]", node.role, "", "", "", "")
             continue
-        state = "[green]up[/]"
+        state, seq = "[green]up[/]", st["changeSeq"]
         if "mirror" in st:
             m = st["mirror"]
-            state += f", lag {m['lag']}" if m["connected"] else ", [red]primary unreachable[/]"
+            seq = m["appliedSeq"]  # where it is in its primary's log, not in its own
+            if m["connected"]:
+                state += f", lag {m['lag']}"
+            else:
+                state += ", [red]primary unreachable[/]" if m["lastError"] else ", starting"
         nodes.add_row(
             node.name,
             node.url,
@@ -41,7 +45,7 @@ def status(fed: federation.Federation) -> None:
             "+".join(st["roles"]),
             ", ".join(st["prefixes"]),
             str(st["records"]),
-            str(st["changeSeq"]),
+            str(seq),
             str(st["requests"]),
         )
     console.print(nodes)
