@@ -17,7 +17,6 @@ import aiohttp
 import msgpack
 
 from registry.storage.base import Store, StoredRecord, WriteTxn
-from registry.storage.sqlite import unpack_values
 from resolver.handle import normalise, parse
 from resolver.http_client import basic_header
 from resolver.redis_cache import RedisCache
@@ -107,8 +106,7 @@ class Mirror:
             txn.clear()
             for key, prefix in dump["homed"]:
                 txn.home(key, prefix)
-            for key, handle, prefix_key, blob in dump["records"]:
-                txn.put(key, StoredRecord(handle, unpack_values(blob)), prefix_key, created=True)
+            txn.put_copy([tuple(r) for r in dump["records"]])
             txn.set_meta(SEQ_KEY, str(dump["seq"]))
 
         await self.store.write(load, actor=f"mirror-of:{self.primary}")

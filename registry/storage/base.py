@@ -89,6 +89,8 @@ class WriteTxn(ReadTxn, Protocol):
 
     def put(self, key: str, record: StoredRecord, prefix_key: str, *, created: bool) -> None: ...
 
+    def put_copy(self, rows: Sequence[tuple[str, str, str, bytes]]) -> None: ...
+
     def put_many(self, rows: Sequence[tuple[str, StoredRecord, str, bool]]) -> None:
         """``put`` for each ``(key, record, prefix_key, created)``, in order."""
 

@@ -311,6 +311,13 @@ class SQLiteWriter(SQLiteReader):
         )
         _insert_many(self.conn, "INSERT INTO changes (at, op, key, handle, record, actor)", "", log)
 
+    def put_copy(self, rows: Sequence[tuple[str, str, str, bytes]]) -> None:
+        """A full copy's records (key, handle, prefix key, ``pack_values`` blob), into a store
+        just cleared: not logged one by one, as the ``reset`` logged by :meth:`clear` before
+        them already tells whoever follows this log to take a full copy (a mirror's log grew
+        by a record's size for every record of every copy it took)."""
+        _insert_many(self.conn, "INSERT INTO handles (key, handle, prefix_key, record)", "", rows)
+
     def changed_since(self, seq: int) -> set[str] | None:
         """The keys of the records and homed prefixes changed after change ``seq``; None
         when the log cannot say (entries after ``seq`` were pruned, or the store was reset)."""
