@@ -125,3 +125,28 @@ def test_keygen_secret_prints_the_value_to_register(tmp_path) -> None:
     value = json.loads(out.stdout.strip().splitlines()[-1])
     assert value["type"] == "HS_SECKEY" and value["permissions"] == "1100"
     assert value["data"]["value"] == (tmp_path / "k").read_text()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["keygen", "secret", "--out", "{d}/k"],
+        ["keygen", "pubkey", "--out", "{d}/k"],
+        ["keygen", "tls", "--key", "{d}/k", "--cert", "{d}/c.pem"],
+    ],
+)
+def test_keys_are_never_readable_by_others_nor_overwritten(tmp_path, command: list[str]) -> None:
+    """Key files are created with mode 600 (they were written 644, then changed), and a
+    second run refuses to replace one; a missing folder is a clear error, not a traceback."""
+    args = [a.format(d=tmp_path) for a in command]
+    tierid_cli(*args)
+    key = tmp_path / "k"
+    assert key.stat().st_mode & 0o777 == 0o600
+    before = key.read_bytes()
+    again = tierid_cli(*args, check=False)
+    assert again.returncode == 2 and "exists" in again.stderr and key.read_bytes() == before
+    missing = tierid_cli(
+        *[a.replace(str(tmp_path), str(tmp_path / "no" / "dir")) for a in args], check=False
+    )
+    assert missing.returncode == 1 and "cannot write" in missing.stderr
+    assert "Traceback" not in missing.stderr

@@ -12,10 +12,30 @@ import click
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.x509.oid import NameOID
 
 from resolver.challenge import pubkey_to_wire
 from resolver.typed_data import pubkey_to_json
+from tierid.keyfiles import write_private
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """A key file of mode 600 (:func:`tierid.keyfiles.write_private`), errors as CLI errors."""
+    try:
+        write_private(path, data)
+    except FileExistsError as exc:
+        raise click.UsageError(f"{path} exists; remove it or choose another file") from exc
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {path}: {exc.strerror}") from exc
+
+
+def _pem(private: PrivateKeyTypes) -> bytes:
+    return private.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
 
 
 @click.group()
@@ -30,12 +50,17 @@ def keygen() -> None:
     required=True,
     help="File to write the secret to (mode 600).",
 )
-@click.option("--index", default=300, show_default=True, help="Index of the HS_SECKEY value.")
+@click.option(
+    "--index",
+    default=300,
+    show_default=True,
+    type=click.IntRange(1, 0x7FFFFFFF),
+    help="Index of the HS_SECKEY value.",
+)
 def secret(out: Path, index: int) -> None:
     """Write a random secret and print the HS_SECKEY value to register for it."""
     value = secrets.token_urlsafe(24)
-    out.write_text(value)
-    out.chmod(0o600)
+    _write_private(out, value.encode("ascii"))
     click.echo(f"secret written to {out}")
     click.echo("HS_SECKEY value to add to the identity record (not publicly readable):")
     click.echo(
@@ -72,19 +97,18 @@ _KEY_TYPES = {
     show_default=True,
     help="rsa (2048 bits) is the one Handle.Net's own tools can verify too.",
 )
-@click.option("--index", default=300, show_default=True, help="Index of the HS_PUBKEY value.")
+@click.option(
+    "--index",
+    default=300,
+    show_default=True,
+    type=click.IntRange(1, 0x7FFFFFFF),
+    help="Index of the HS_PUBKEY value.",
+)
 def pubkey(out: Path, key_type: str, index: int) -> None:
     """Write a private key and print the HS_PUBKEY value to register for it (the public
     half, which the prefix's operator adds to the identity record)."""
     private = _KEY_TYPES[key_type]()
-    out.write_bytes(
-        private.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    out.chmod(0o600)
+    _write_private(out, _pem(private))
     click.echo(f"private key written to {out}")
     click.echo("HS_PUBKEY value to add to the identity record:")
     data = pubkey_to_json(pubkey_to_wire(private))
@@ -102,12 +126,14 @@ def pubkey(out: Path, key_type: str, index: int) -> None:
     show_default=True,
     help="Names or addresses the certificate is for.",
 )
-@click.option("--days", default=365, show_default=True)
+@click.option("--days", default=365, show_default=True, type=click.IntRange(1, 36_500))
 def tls(cert: Path, key: Path, hosts: tuple[str, ...], days: int) -> None:
     """Write a self-signed certificate and key (PEM) for [http] tls_cert and tls_key."""
     private = ec.generate_private_key(ec.SECP256R1())
     names: list[x509.GeneralName] = []
     for host in hosts:
+        if not 0 < len(host) <= 64:  # the subject's common name is the first, at most 64
+            raise click.BadParameter(f"{host!r}: 1 to 64 characters", param_hint="--host")
         try:
             names.append(x509.IPAddress(ipaddress.ip_address(host)))
         except ValueError:
@@ -132,13 +158,8 @@ def tls(cert: Path, key: Path, hosts: tuple[str, ...], days: int) -> None:
         )
         .sign(private, hashes.SHA256())
     )
-    key.write_bytes(
-        private.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    key.chmod(0o600)
+    if cert.exists():
+        raise click.UsageError(f"{cert} exists; remove it or choose another --cert")
+    _write_private(key, _pem(private))
     cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
     click.echo(f"certificate {cert} and key {key} for {', '.join(hosts)}")
