@@ -419,8 +419,9 @@ class Authority:
         ``op`` says what may happen: ``create`` (the record must not exist), ``update`` (it
         must) or ``upsert`` (either). With ``idempotent`` (batches), a record already holding
         exactly ``values`` is left alone (``Outcome.UNCHANGED``), so a retried batch changes
-        nothing; saying so needs the permission the write would need, so that equality is no
-        oracle for private values. Single writes rewrite it (new timestamps), as Handle.Net does.
+        nothing; saying so needs what changing it would, asked in the same order whatever it
+        holds, so that no answer is an oracle for private values. Single writes rewrite it
+        (new timestamps), as Handle.Net does.
 
         :raises InvalidHandle, InvalidValue, NotResponsible, HandleNotFound,
             HandleAlreadyExists, AuthenticationNeeded, InsufficientPermissions:
@@ -437,13 +438,14 @@ class Authority:
             self._require(txn, identity, add, handle, None)
             record = StoredRecord(handle, tuple(self._stamp(values)))
             return PlannedWrite(key, handle, prefix_key, record, Outcome.CREATED)
+        if op == "create" and not idempotent:  # whether a handle exists is no secret
+            raise HandleAlreadyExists(handle=handle)
+        self._require_some_change(txn, identity, handle, existing)
+        self._require_diff(txn, identity, handle, existing, values, replace_all=True)
         if idempotent and same_values(existing.values, values):
-            perm = P.MODIFY_VALUE if op == "update" else add
-            self._require(txn, identity, perm, handle, existing)
             return PlannedWrite(key, existing.handle, prefix_key, None, Outcome.UNCHANGED)
         if op == "create":
             raise HandleAlreadyExists(handle=handle)
-        self._require_diff(txn, identity, handle, existing, values, replace_all=True)
         record = StoredRecord(existing.handle, tuple(self._stamp(values)))
         return PlannedWrite(key, existing.handle, prefix_key, record, Outcome.REPLACED)
 

@@ -145,7 +145,8 @@ class _UdpSide(asyncio.DatagramProtocol):
     def __init__(self) -> None:
         self.transport: asyncio.DatagramTransport | None = None
         self.waiting: dict[tuple[Address, int], asyncio.Future[bytes]] = {}
-        self.reassembler = UdpReassembler(max_pending=64)
+        # one server may answer all 64 at once: its host is the only one
+        self.reassembler = UdpReassembler(max_pending=64, max_per_host=64)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]

@@ -77,10 +77,12 @@ class UdpReassembler:
     Packets may come in any order and more than once; a message whose packets stop coming is
     dropped after ``timeout`` seconds. At most ``max_pending`` messages and ``max_bytes`` of
     packet data are held: past either, the oldest partial messages are dropped. One host
-    (the address of a ``(host, port)`` peer) holds at most ``max_per_host`` of them, its own
-    oldest dropped first: otherwise first packets sent from many ports of one host pushed
-    out everyone else's messages. Messages are told apart by peer, session id and request
-    id. The clock is passed in (``now``).
+    (the address of a ``(host, port)`` peer) holds at most ``max_per_host`` of them; past
+    that, its new messages are not taken until one completes or expires (dropping its oldest
+    instead let the late packets of each dropped message push out the next, and none
+    completed): otherwise first packets from many ports of one host pushed out everyone
+    else's messages. Messages are told apart by peer, session id and request id. The clock
+    is passed in (``now``).
     """
 
     def __init__(
@@ -132,7 +134,7 @@ class UdpReassembler:
         if partial is None:
             host = _host(peer)
             if self._per_host.get(host, 0) >= self.max_per_host:
-                self._drop(next(k for k in self._pending if _host(k[0]) == host))
+                return None  # the sender retries, or asks over TCP
             self._per_host[host] = self._per_host.get(host, 0) + 1
             partial = self._pending[key] = _Partial(now, length, count, packet[:12])
         elif partial.length != length:

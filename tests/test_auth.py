@@ -37,11 +37,25 @@ def test_a_write_that_changes_nothing_is_no_oracle_for_private_values(
         ("put", {"index": "various"}, []),  # nothing at all
         ("delete", {"index": "2006"}, None),
         ("delete", {"index": "2007"}, None),
+        ("put", {}, [*record(), secret]),  # the whole record, right and wrong
+        ("put", {}, [*record(), {**secret, "data": "1"}]),
+        ("put", {}, record()),  # does 2006 exist (removing it would take REMOVE_VALUE)?
     ]
     for session, expected in ((requests, (401, 402)), (motors, (403, 401))):
         for method, params, body in guesses:
             r = getattr(session, method)(url, params=params, json=body)
             assert (r.status_code, r.json()["responseCode"]) == expected, (method, params)
+            assert "2006" not in r.text and "VALUE" not in r.text  # no permission named
+        for guess in ([*record(), secret], [*record(), {**secret, "data": "1"}]):
+            item = {"handle": "88.118.8/SECRET", "values": guess}
+            r = session.post(
+                f"{node.url}/api/batch", json={"op": "upsert", "atomic": False, "items": [item]}
+            )
+            if session is requests:
+                assert (r.status_code, r.json()["responseCode"]) == (401, 402)
+            else:  # the same refusal whatever the record holds
+                assert r.json()["items"][0]["responseCode"] == 401, r.text
+                assert "may not change" in r.json()["items"][0]["message"]
     audit = node.session(node.operator).get(f"{node.url}/api/audit", params={"prefix": "88.118.8"})
     ops = [e["op"] for e in audit.json()["entries"] if e["handle"] == "88.118.8/SECRET"]
     assert ops == ["create"]  # and nothing after it

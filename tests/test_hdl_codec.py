@@ -699,9 +699,26 @@ def test_one_host_cannot_push_out_other_hosts_messages() -> None:
     assert assembler.add(victim[0], ("10.0.0.9", 4000), now=0.0) is None
     for port in range(300):
         assembler.add(flood, ("10.0.0.66", 10_000 + port), now=0.1)
-    assert len(assembler) == 1 + assembler.max_per_host  # the flood keeps its newest 16
+    assert len(assembler) == 1 + assembler.max_per_host  # the flood holds its first 16
     assert assembler.add(victim[1], ("10.0.0.9", 4000), now=0.2) is None
     assert assembler.add(victim[2], ("10.0.0.9", 4000), now=0.2) == _big_response(1200)
+
+
+def test_a_host_at_its_limit_still_completes_what_it_started() -> None:
+    """Dropping a host's oldest message for its newest let the late packets of each dropped
+    message push out the next: with 17 in flight from one host, none completed."""
+    assembler = UdpReassembler(max_per_host=16)
+    packets = split_udp(_big_response(1200))
+    peers = [("10.0.0.7", 3000 + i) for i in range(20)]  # 20 sockets of one host
+    for peer in peers:
+        assembler.add(packets[0], peer, now=0.0)
+    done = [
+        whole
+        for peer in peers
+        for p in packets[1:]
+        if (whole := assembler.add(p, peer, now=0.1)) is not None
+    ]
+    assert len(done) == 16  # those it took; the 4 refused are asked again by their senders
 
 
 @pytest.mark.parametrize(
