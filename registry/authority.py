@@ -379,21 +379,28 @@ class Authority:
             self._require(txn, identity, P.LIST_HANDLES, na, record)
             self._require(txn, identity, P.READ_VALUE, na, record)
             assert identity is not None  # _require came first
-            shown = []
-            for change, before in txn.audit(normalise(prefix), since, until, limit):
-                if all(v.public for v in (*(change.values or ()), *(before or ()))):
-                    shown.append((change, before))
-                    continue
-                current = txn.get(change.key)
-                if change.values is not None:
-                    after = self._readable(txn, identity, change.handle, current, change.values)
-                    change = replace(change, values=tuple(after))
-                if before is not None:
-                    before = tuple(self._readable(txn, identity, change.handle, current, before))
-                shown.append((change, before))
-            return shown
+            entries = txn.audit(normalise(prefix), since, until, limit)
+            return [self._as_readable(txn, identity, *entry) for entry in entries]
 
         return await self.store.read(run)
+
+    def _as_readable(
+        self,
+        txn: ReadTxn,
+        identity: Identity,
+        change: Change,
+        before: tuple[HandleValue, ...] | None,
+    ) -> tuple[Change, tuple[HandleValue, ...] | None]:
+        """An audit entry with the values ``identity`` may not read of its record left out."""
+        if all(v.public for v in (*(change.values or ()), *(before or ()))):
+            return change, before
+        current = txn.get(change.key)
+        if change.values is not None:
+            after = self._readable(txn, identity, change.handle, current, change.values)
+            change = replace(change, values=tuple(after))
+        if before is not None:
+            before = tuple(self._readable(txn, identity, change.handle, current, before))
+        return change, before
 
     async def homed(self) -> list[str]:
         return await self.store.read(lambda txn: txn.homed_prefixes())

@@ -42,6 +42,13 @@ def _values(raw: list | None) -> tuple[HandleValue, ...]:
     return tuple(HandleValue.from_tuple(t) for t in raw or ())
 
 
+#: a poll of the change log: a primary that sends nothing for 10 s is down (a hung one
+#: read as connected for 30 s)
+_POLL_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=5, sock_read=10)
+#: a full copy: the primary builds it whole before the first byte (about 1 s per million
+#: records), and no bound on the whole, which grows with the store
+_COPY_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=5, sock_read=600)
+
 #: change-log operations on records (the others home, unhome or reset prefixes)
 _RECORD_CHANGES = ("create", "update", "delete")
 
@@ -88,19 +95,28 @@ class Mirror:
         self.last_error = ""
         self.full_copies = 0
 
-    async def _get(self, session: aiohttp.ClientSession, path: str, params: dict) -> Any:
+    async def _get(
+        self,
+        session: aiohttp.ClientSession,
+        path: str,
+        params: dict,
+        timeout: aiohttp.ClientTimeout | None = None,
+    ) -> Any:
         async with session.get(
-            self.primary + path, params=params, headers={"Authorization": self._auth}
+            self.primary + path,
+            params=params,
+            headers={"Authorization": self._auth},
+            timeout=timeout or _POLL_TIMEOUT,
         ) as resp:
             if resp.status != 200:
                 data = await resp.content.read(200)
                 raise RuntimeError(f"primary answered HTTP {resp.status}: {data!r}")
-            self.connected, self.last_error = True, ""  # answering, if slowly (a full copy)
+            self.connected = True  # answering, if slowly (a full copy)
             data = await resp.read()
         return msgpack.unpackb(data, raw=False)
 
     async def _load_dump(self, session: aiohttp.ClientSession) -> None:
-        dump = await self._get(session, "/api/dump", {})
+        dump = await self._get(session, "/api/dump", {}, _COPY_TIMEOUT)
 
         def load(txn: WriteTxn) -> None:
             txn.clear()
@@ -145,10 +161,7 @@ class Mirror:
     async def run(self) -> None:
         poll = self.settings.poll_interval_ms / 1000
         backoff = poll
-        # no bound on a whole full copy, which grows with the store; a primary that stops
-        # sending for a while is down (a hung one read as connected for 30 s)
-        timeout = aiohttp.ClientTimeout(total=None, sock_connect=5, sock_read=10)
-        async with aiohttp.ClientSession(timeout=timeout) as session:
+        async with aiohttp.ClientSession() as session:
             while True:
                 try:
                     more = await self.sync_once(session)

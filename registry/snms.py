@@ -106,9 +106,18 @@ class NotLoggedIn(AuthenticationNeeded):
 # --- tokens and the cipher login (no I/O: keys, records and the clock are passed in) -----
 
 
+def token_proof(key: bytes, key_print: str | None) -> str | None:
+    """What a token carries of the print of the key it was issued for: keyed with the node's
+    token key, as anyone can read a token's claims and a bare hash of a secret lets them
+    test guesses at it."""
+    if key_print is None:
+        return None
+    return hmac.new(key, key_print.encode("ascii"), hashlib.sha256).hexdigest()[:32]
+
+
 def issue_token(identity: Identity, key: bytes, now: float, ttl: int, proof: str | None) -> str:
-    """A token for ``identity``, which proved itself with the key whose print is ``proof``
-    (:func:`registry.auth.key_print`): the token holds while that key is unchanged."""
+    """A token for ``identity``; ``proof`` (:func:`token_proof`) names the key it proved
+    itself with: the token holds while that key is unchanged."""
     iat = int(now)
     claims = {"sub": str(identity), "aud": AUDIENCE, "iat": iat, "exp": iat + ttl, "kp": proof}
     return jwt.encode(claims, key, algorithm="HS256")
@@ -285,9 +294,10 @@ class SnmsRoutes:
         if scheme.lower() != "bearer" or not token.strip():
             raise NotLoggedIn()
         self._secure(request, NotLoggedIn)
-        identity, proof = token_identity(token.strip(), await self._token_key(), self.clock())
+        key = await self._token_key()
+        identity, proof = token_identity(token.strip(), key, self.clock())
         now = await self.authority.store.read(lambda txn: key_print(txn, identity))
-        if proof is None or now != proof:  # the secret was changed or removed: revoked
+        if proof is None or token_proof(key, now) != proof:  # the secret changed: revoked
             raise NotLoggedIn("not logged in: the key this token was issued for has changed")
         return identity
 
@@ -302,7 +312,9 @@ class SnmsRoutes:
 
     async def _token(self, identity: Identity) -> dict[str, str]:
         key = await self._token_key()
-        proof = await self.authority.store.read(lambda txn: key_print(txn, identity))
+        proof = token_proof(
+            key, await self.authority.store.read(lambda txn: key_print(txn, identity))
+        )
         ttl = self.settings.token_ttl_s
         return {"token": issue_token(identity, key, self.clock(), ttl, proof)}
 

@@ -128,12 +128,13 @@ class HandleHttpClient:
                 data = await resp.json(content_type=None) if resp.status != 204 else {}
             except ValueError:
                 data = None
+            if resp.status == 413:  # the node's (RC 4) or a proxy's: the size is the fault
+                message = data.get("message") if isinstance(data, dict) else None
+                raise BodyTooLarge(message or None)
             coded = isinstance(data, dict) and isinstance(data.get("responseCode"), int)
             session = resp.status < 300 and isinstance(data, dict) and "sessionId" in data
             if not (coded or session or resp.status == 204):
                 raise UpstreamUnavailable(f"HTTP {resp.status} without a Handle response")
-            if resp.status == 413:  # RC 4 as a malformed request is, but the size is the fault
-                raise BodyTooLarge(data.get("message") or None)
             if resp.status >= 300 and resp.status != 300:
                 raise error_for(data["responseCode"], data.get("message", ""), data.get("handle"))
             return resp.status, data

@@ -34,7 +34,7 @@ from resolver.handle import parse as parse_handle
 _FNC1_AS_SENT = ("\x1d", "\xe8")
 _GTIN = re.compile(r"[0-9]{8}|[0-9]{12,14}")
 _HANDLE_PATH = re.compile(r"/(?:api/handles/)?([0-9A-Za-z][^/]*/.+)")
-_TRAILING_SLASH = re.compile(r"(?<=[^/])/+(?=$|[?#])")
+_TRAILING_SLASH = re.compile(r"^([^?#]*[^/?#])/+(?=$|[?#])")
 #: what scanners are set to send after a code (Enter, Tab)
 _SCANNER_SUFFIXES = "\r\n\t"
 
@@ -94,9 +94,8 @@ def _from_elements(source: str, elements: list[Element]) -> Reading:
 
 
 def _from_url(text: str) -> Reading:
-    text = _TRAILING_SLASH.sub("", text, count=1)  # as the Digital Link face reads paths
-    try:
-        link = digital_link.parse(text)
+    try:  # a trailing "/" on its path, as the Digital Link face reads it
+        link = digital_link.parse(_TRAILING_SLASH.sub(r"\1", text, count=1))
     except Gs1DataError as not_a_link:
         try:
             parts = urlsplit(text)

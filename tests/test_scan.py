@@ -144,6 +144,8 @@ def test_what_scanners_and_codes_add_is_read_as_meant(nodes: Nodes) -> None:
     assert body["scan"]["host"] == "id.example.com"
     status, body = nodes.scan(scan=f"https://elsewhere.example/{ITEM}")
     assert status == 200 and body["scan"]["host"] == "elsewhere.example"
+    status, body = nodes.scan(scan=f"https://elsewhere.example/{ITEM}/")  # another identifier
+    assert status == 404, body
 
 
 @pytest.mark.parametrize(

@@ -22,6 +22,7 @@ from registry.snms import (
     cipher_password,
     issue_token,
     token_identity,
+    token_proof,
 )
 from registry.snms_codec import status_of
 from resolver.errors import (
@@ -72,6 +73,8 @@ def test_tokens_expire_and_belong_to_their_key() -> None:
     me, key = Identity("0.NA/88.118.8", 300), b"k" * 64
     token = issue_token(me, key, 1000.0, 86400, "print")
     assert token_identity(token, key, 1000.0 + 86399) == (me, "print")
+    # what a token says of its key is keyed: a bare hash of a secret lets readers guess at it
+    assert token_proof(key, "p") not in ("p", None, token_proof(b"y" * 64, "p"))
     for bad_key, now in ((key, 1000.0 + 86400), (b"x" * 64, 1001.0)):
         with pytest.raises(NotLoggedIn):
             token_identity(token, bad_key, now)

@@ -178,7 +178,9 @@ class NodeSink:
         if not self.state.exists():
             return None
         saved = json.loads(self.state.read_text("utf-8"))
-        if (saved["key"], saved["node"], saved.get("as")) != self._whose(key):
+        key, node, identity = self._whose(key)
+        saved.setdefault("as", identity)  # written before checkpoints named who imported
+        if (saved["key"], saved["node"], saved["as"]) != (key, node, identity):
             return None  # another file, node or identity (rows refused to one may pass)
         return Checkpoint.from_text(saved["checkpoint"])
 

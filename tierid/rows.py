@@ -24,7 +24,7 @@ from typing import Any, BinaryIO, NamedTuple
 from registry.batch import BatchItem, ItemResult, Op, Outcome, item_from_json
 from resolver.cells import values_from_cells
 from resolver.errors import InvalidHandle, OperationNotSupported, ProtocolError, TieridError
-from resolver.handle import normalise
+from resolver.handle import is_prefix_record, normalise
 from resolver.templates import REF_INDEX, reference_values
 
 FORMATS = ("csv", "jsonl")
@@ -201,7 +201,7 @@ class Reading(NamedTuple):
     def _prepared_item(self, item: BatchItem) -> BatchItem:
         if item.error is not None:
             return item
-        if not self.prefix_records and item.handle[:5].upper() == "0.NA/":
+        if not self.prefix_records and is_prefix_record(item.handle.partition("/")[0]):
             refused = OperationNotSupported(
                 "a prefix record is imported only with --prefix-records"
             )

@@ -98,7 +98,8 @@ class StatusRoutes:
                         "up": s.up(now),
                         "latencyMs": None if s.latency_ms is None else round(s.latency_ms, 2),
                         "queries": s.queries,
-                        "failures": s.failures,
+                        "failures": s.errors,
+                        "failingInARow": s.failures,
                     }
                     for s in stats.endpoints.values()
                 ],

@@ -18,11 +18,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
 
 from tierid.metrics import Family
+
+log = logging.getLogger("tierid.metrics")
 
 #: how often a worker writes its figures when no scrape asks (seconds)
 PUBLISH_INTERVAL_S = 1.0
@@ -58,23 +61,31 @@ class WorkerMetrics:
     async def run(self) -> None:
         """Publish every :data:`PUBLISH_INTERVAL_S` until cancelled."""
         while True:
-            self.publish()
+            self._publish_or_log()
             await asyncio.sleep(PUBLISH_INTERVAL_S)
+
+    def _publish_or_log(self) -> None:
+        try:
+            self.publish()
+        except OSError as exc:  # a full disk must not stop the figures, nor the scrapes
+            log.warning("cannot write this worker's figures to %s: %s", self.path, exc)
 
     def combined(self) -> list[Family]:
         """Every worker's figures: counters added up, gauges one per worker."""
-        self.publish()
-        merged: dict[str, Family] = {}
+        self._publish_or_log()
+        heads: dict[str, tuple[str, str]] = {}
+        samples: dict[str, list[tuple[str, float]]] = {}
         for path in sorted(self.folder.glob("*.json")):
             with contextlib.suppress(OSError, ValueError):
                 worker = path.stem
-                for name, kind, help_, samples in json.loads(path.read_text("utf-8")):
-                    family = merged.setdefault(name, Family(name, kind, help_, []))
+                for name, kind, help_, got in json.loads(path.read_text("utf-8")):
+                    heads.setdefault(name, (kind, help_))
+                    into = samples.setdefault(name, [])
                     if kind == "counter":
-                        _add(family.samples, samples)
+                        _add(into, got)
                     else:
-                        family.samples.extend((_labelled(ls, worker), v) for ls, v in samples)
-        return list(merged.values())
+                        into.extend((_labelled(ls, worker), v) for ls, v in got)
+        return [Family(name, *heads[name], samples[name]) for name in heads]
 
 
 def _add(into: list[tuple[str, float]], samples: list[list]) -> None:
