@@ -53,10 +53,11 @@ class TemplateChecks:
         """:raises InvalidValue: the values break a template, or a template record's new
         version drops or renames an item of the old."""
         new = template_in(values)
-        if new is not None and existing is not None:
-            old = template_in(existing.values)
-            if old is not None:
-                old.check_successor(new)
+        old = template_in(existing.values) if existing is not None else None
+        if old is not None:
+            if new is None:  # else its items could be dropped in two steps
+                raise InvalidValue("a template record keeps its template; withdraw it instead")
+            old.check_successor(new)
         ref = next((v for v in values if v.index == REF_INDEX), None)
         if ref is None:
             return

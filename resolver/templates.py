@@ -44,12 +44,22 @@ VERSION_INDEX, VERSION_TYPE = 1001, "TEMPLATE.VERSION"
 FIRST_ITEM_INDEX = 2000
 ITEM_TYPES = ("string", "number", "date", "url", "identifier")
 STATUSES = ("draft", "published", "withdrawn")
+#: what a template's status may become (a template only moves forward)
+_NEXT_STATUS = {
+    "draft": ("draft", "published"),
+    "published": ("published", "withdrawn"),
+    "withdrawn": ("withdrawn",),
+}
+_ITEM_FIELDS = frozenset(
+    ("key", "name", "index", "type", "required", "minLength", "maxLength", "enabled")
+)
+_TEMPLATE_FIELDS = frozenset(("name", "version", "status", "description", "industry", "items"))
 MAX_ITEMS = 500
 MAX_LENGTH = 4000
 
 _KEY = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
 _NAME_PART = re.compile(r"[A-Za-z0-9_.-]{1,64}")
-_NUMBER = re.compile(r"-?\d+(\.\d+)?")
+_NUMBER = re.compile(r"-?\d+(\.\d+)?", re.ASCII)  # not full-width or Arabic-Indic digits
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _INDUSTRY = (
     ("category", r"[A-T]"),
@@ -74,6 +84,14 @@ def reference_values(handle: str, name: str, version: str) -> tuple[HandleValue,
     )
 
 
+def _known_fields(obj: dict[str, Any], known: frozenset[str], what: str) -> None:
+    """:raises InvalidValue: ``obj`` has a field ``known`` lacks (a misspelt "required" would
+    otherwise be dropped without a word, and the template would not ask for it)."""
+    unknown = sorted(set(obj) - known)
+    if unknown:
+        raise InvalidValue(f"unknown {what} field(s): {', '.join(map(str, unknown))}")
+
+
 def _field(obj: dict[str, Any], name: str, kind: type, default: Any = None) -> Any:
     value = obj.get(name, default)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
@@ -96,6 +114,7 @@ class Item:
     def from_json(cls, obj: Any) -> Item:
         if not isinstance(obj, dict):
             raise InvalidValue("each template item must be an object")
+        _known_fields(obj, _ITEM_FIELDS, "template item")
         key = _field(obj, "key", str)
         if not _KEY.fullmatch(key):
             raise InvalidValue(f"item key {key!r} must be a value type name (letters first)")
@@ -194,6 +213,7 @@ class Template:
         """:raises InvalidValue: naming what is wrong."""
         if not isinstance(obj, dict):
             raise InvalidValue("a template must be a JSON object")
+        _known_fields(obj, _TEMPLATE_FIELDS, "template")
         name, version = _field(obj, "name", str), _field(obj, "version", str)
         for part in (name, version):
             if not _NAME_PART.fullmatch(part):
@@ -229,7 +249,14 @@ class Template:
         }
 
     def check_successor(self, new: Template) -> None:
-        """:raises InvalidValue: ``new`` drops an item, or moves or renames one."""
+        """:raises InvalidValue: ``new`` drops an item, moves or renames one, or goes back
+        (draft -> published -> withdrawn: a published template back to draft would refuse
+        every record registered against it)."""
+        if new.status not in _NEXT_STATUS[self.status]:
+            raise InvalidValue(
+                f"a {self.status} template cannot become {new.status} "
+                "(draft -> published -> withdrawn)"
+            )
         by_index = {i.index: i for i in new.items}
         for old in self.items:
             kept = by_index.get(old.index)

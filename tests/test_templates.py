@@ -178,7 +178,36 @@ def test_a_template_from_draft_to_withdrawn(
     tierid_cli("template", "withdraw", PUMPS, "pump", "2", *login)
     late = pumps.put(node.api(f"{PUMPS}/T-4"), json=_record(MODEL="CP-200", TEMPLATE=REF))
     assert late.json()["responseCode"] == 202 and "withdrawn" in late.json()["message"]
-    tierid_cli("template", "publish", PUMPS, "pump", "2", *login)
+    # a template only moves forward: withdrawn stays withdrawn
+    again = tierid_cli("template", "publish", PUMPS, "pump", "2", *login, check=False)
+    assert again.returncode == 1 and "cannot become published" in again.stderr
+
+
+def test_a_template_keeps_its_order_its_values_and_its_fields(
+    node: NodeProcess, login: tuple[str, ...], tmp_path: Path
+) -> None:
+    """Publishing went back to draft by a second ``put`` (refusing every record using it),
+    publishing or withdrawing replaced the whole record (other values lost), and a misspelt
+    field ("requried") was dropped without a word."""
+    spec = tmp_path / "keep.json"
+    spec.write_text(json.dumps({**PUMP, "name": "keep", "status": "draft"}, ensure_ascii=False))
+    tierid_cli("template", "put", str(spec), "--prefix", PUMPS, *login)
+    ref = f"{PUMPS}/TEMPLATE/keep/2"
+    pumps = node.session(PUMPS_ADMIN)
+    note = [{"index": 2, "type": "DESC", "data": "kept by the publisher"}]
+    assert pumps.put(node.api(ref), params={"index": "2"}, json=note).status_code in (200, 201)
+    tierid_cli("template", "publish", PUMPS, "keep", "2", *login)
+    values = {v["index"]: v for v in pumps.get(node.api(ref)).json()["values"]}
+    assert set(values) == {1, 2} and '"published"' in values[1]["data"]["value"]
+    back = tierid_cli("template", "put", str(spec), "--prefix", PUMPS, *login, check=False)
+    assert back.returncode == 1 and "cannot become draft" in back.stderr
+    typo = {**PUMP, "name": "typo", "items": [{"key": "MODEL", "index": 2001, "requried": True}]}
+    spec.write_text(json.dumps(typo))
+    refused = tierid_cli("template", "put", str(spec), "--prefix", PUMPS, *login, check=False)
+    assert refused.returncode == 1 and "requried" in refused.stderr
+    # the record cannot drop its template value either (its items would go with it)
+    gone = pumps.put(node.api(ref), json=note)
+    assert gone.json()["responseCode"] == 202 and "keeps its template" in gone.json()["message"]
 
 
 def test_import_registers_rows_against_a_template(
@@ -194,7 +223,11 @@ def test_import_registers_rows_against_a_template(
     # "already imported"
     done = tierid_cli("import", str(rows), "--template", "pmup/2", *login, check=False)
     assert "3 rows: 0 created, 0 replaced, 0 skipped (unchanged), 3 rejected" in done.stdout
-    done = tierid_cli("import", str(rows), "--template", "pump/2", *login, check=False)
+    spec = tmp_path / "pump3.json"  # pump/2 was withdrawn above
+    spec.write_text(json.dumps({**PUMP, "version": "3", "status": "draft"}, ensure_ascii=False))
+    tierid_cli("template", "put", str(spec), "--prefix", PUMPS, *login)
+    tierid_cli("template", "publish", PUMPS, "pump", "3", *login)
+    done = tierid_cli("import", str(rows), "--template", "pump/3", *login, check=False)
     with (tmp_path / "pumps.csv.results.csv").open() as f:
         outcome = {r["handle"]: r for r in csv.DictReader(f)}
     assert outcome[f"{PUMPS}/IMP-1"]["result"] == "created", (done.stdout, done.stderr)
@@ -203,8 +236,8 @@ def test_import_registers_rows_against_a_template(
     assert (rejected["result"], rejected["code"]) == ("rejected", "202")
     assert "型号" in rejected["reason"]
     stored = node.session().get(node.api(f"{PUMPS}/IMP-1")).json()["values"]
-    assert {v["index"]: v["data"]["value"] for v in stored}[1000] == REF
-    assert {v["index"]: v["data"]["value"] for v in stored}[1001] == "2"
+    assert {v["index"]: v["data"]["value"] for v in stored}[1000] == f"{PUMPS}/TEMPLATE/pump/3"
+    assert {v["index"]: v["data"]["value"] for v in stored}[1001] == "3"
 
 
 # --- item names in the JSON API (?itemNames=true) ------------------------------------------

@@ -12,7 +12,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from resolver.errors import InvalidValue
+from resolver.errors import HandleNotFound, InvalidValue
 from resolver.http_client import HandleHttpClient
 from resolver.templates import TEMPLATE_TYPE, Template, template_handle
 from tierid.commands.common import node_client, wraps_async
@@ -32,6 +32,13 @@ async def _read(client: HandleHttpClient, handle: str) -> Template:
     raise click.ClickException(f"{handle} holds no template")
 
 
+async def _write(
+    client: HandleHttpClient, handle: str, template: Template, *, exists: bool
+) -> None:
+    """The template value (index 1) of ``handle``, its other values left as they are."""
+    await client.put(handle, _record(template), indexes=(1,) if exists else ())
+
+
 @click.group()
 def template() -> None:
     """Metadata templates: what a product record of a prefix must hold."""
@@ -44,15 +51,21 @@ def template() -> None:
 @wraps_async
 async def put(file: Path, prefix: str, client: HandleHttpClient) -> None:
     """Write the template in FILE (JSON: name, version, items, ...) as a draft, or replace
-    that version (items may be disabled, never removed)."""
+    that version's items (they may be disabled, never removed); ``publish`` and ``withdraw``
+    change its status."""
     try:
         parsed = Template.from_json(json.loads(file.read_text("utf-8")))
-    except (ValueError, InvalidValue) as exc:
+    except (ValueError, RecursionError, InvalidValue) as exc:
         raise click.ClickException(f"{file}: {exc}") from exc
     handle = template_handle(prefix, parsed.name, parsed.version)
     async with client as c:
-        status, _ = await c.put(handle, _record(parsed))
-    click.echo(f"{'created' if status == 201 else 'replaced'} {handle} ({parsed.status})")
+        try:
+            current: Template | None = await _read(c, handle)
+        except HandleNotFound:
+            current = None
+        await _write(c, handle, parsed, exists=current is not None)
+    done = "replaced" if current is not None else "created"
+    click.echo(f"{done} {handle} ({parsed.status})")
 
 
 def _status_command(name: str, status: str, help_: str) -> click.Command:
@@ -67,7 +80,7 @@ def _status_command(name: str, status: str, help_: str) -> click.Command:
         handle = template_handle(prefix, template_name, version)
         async with client as c:
             current = await _read(c, handle)
-            await c.put(handle, _record(replace(current, status=status)))
+            await _write(c, handle, replace(current, status=status), exists=True)
         click.echo(f"{handle} is {status}")
 
     command.__doc__ = help_
@@ -76,7 +89,9 @@ def _status_command(name: str, status: str, help_: str) -> click.Command:
 
 publish = _status_command("publish", "published", "Publish a template: records may use it.")
 withdraw = _status_command(
-    "withdraw", "withdrawn", "Withdraw a template: no new record may use it."
+    "withdraw",
+    "withdrawn",
+    "Withdraw a template: no record may be written against it any more (its records stay).",
 )
 
 
