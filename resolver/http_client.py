@@ -29,12 +29,16 @@ def basic_header(identity: str, secret: bytes) -> str:
     return "Basic " + base64.b64encode(user + b":" + secret).decode("ascii")
 
 
-def handle_path(handle: str) -> str:
-    """The API path of ``handle``, percent-encoded; a suffix segment that is ``.`` or ``..``
-    is encoded too (``%2E``), so nothing on the way reads it as a step up the path."""
+def path_of(handle: str) -> str:
+    """``handle`` as URL path segments, percent-encoded; a suffix segment that is ``.`` or
+    ``..`` is encoded too (``%2E``), so nothing on the way reads it as a step up the path."""
     segments = quote(handle, safe="/:@!$&'()*+,;=-._~").split("/")
-    dotless = [s.replace(".", "%2E") if s in (".", "..") else s for s in segments]
-    return "/api/handles/" + "/".join(dotless)
+    return "/".join(s.replace(".", "%2E") if s in (".", "..") else s for s in segments)
+
+
+def handle_path(handle: str) -> str:
+    """The API path of ``handle`` (:func:`path_of`)."""
+    return "/api/handles/" + path_of(handle)
 
 
 def api_url(base: str, path: str) -> yarl.URL:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -457,3 +458,19 @@ def test_a_mirror_ahead_of_the_log_is_told_to_take_a_full_copy(node: NodeProcess
     assert body["dump"] is True
     r = requests.get(f"{node.url}/api/changes")
     assert (r.status_code, r.json()["responseCode"]) == (401, 402)
+
+
+def test_record_pages_link_only_to_records(node: NodeProcess, pumps: requests.Session) -> None:
+    """A reference that is no identifier (``//evil.example/x``) is shown, not linked: its link
+    ``///evil.example/x`` took browsers to that site. A dotted one links to itself."""
+    pumps.put(node.api("88.118.8/A/../B"), json=record("https://pumps.example/dotted"))
+    refs = [
+        {"index": 2005, "type": "REF.MOTOR", "data": "//evil.example/x"},
+        {"index": 2006, "type": "REF.PART", "data": "88.118.8/A/../B"},
+    ]
+    pumps.put(node.api("88.118.8/LINKS"), json=[*record(), *refs])
+    page = requests.get(f"{node.url}/88.118.8/LINKS", params={"noredirect": ""}).text
+    assert "evil.example" in page and 'href="//' not in page and 'href="///' not in page
+    href = re.search(r'href="(/88\.118\.8/A/[^"]+)"', page).group(1).replace("&amp;", "&")
+    followed = requests.get(node.url + href.split("?")[0], allow_redirects=False)
+    assert followed.headers["Location"] == "https://pumps.example/dotted"

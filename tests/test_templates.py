@@ -307,6 +307,9 @@ def test_the_json_api_names_values_by_template_items(node: NodeProcess) -> None:
         2003: {"key": "FLOW", "name": "Flow m3/h"},
     }
     assert requests.get(url, timeout=10).content == plain.content
+    for chosen in ({"index": "2001"}, {"type": "MODEL"}):  # the template value not among them
+        one = requests.get(url, params={"itemNames": "true", **chosen}, timeout=10).json()
+        assert [v.get("item") for v in one["values"]] == [{"key": "MODEL", "name": "型号"}]
     with Client(node.url) as c:
         assert c.resolve(f"{PUMPS}/V-1", item_names=True)["values"] == named.json()["values"]
         assert c.resolve(f"{PUMPS}/V-1")["values"] == plain.json()["values"]

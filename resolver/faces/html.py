@@ -8,7 +8,10 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from urllib.parse import quote
 
+from resolver.errors import InvalidHandle
 from resolver.gs1.links import GS1_LINK, Link, curie, links_of
+from resolver.handle import parse
+from resolver.http_client import path_of
 from resolver.json_values import data_to_json, iso_time
 from resolver.templates import REF_TYPE, TEMPLATE_TYPE, VERSION_TYPE
 from resolver.values import HS_ALIAS, HandleValue
@@ -48,8 +51,14 @@ def _page(title: str, body: str) -> str:
     )
 
 
-def _href(handle: str) -> str:
-    return "/" + quote(handle, safe="/:@!$&'()*+,;=-._~") + "?noredirect"
+def _href(handle: str) -> str | None:
+    """The page of another record, or None when ``handle`` is no identifier: it could name
+    another site (``//evil.example/x`` made ``///evil.example/x``, which browsers follow)."""
+    try:
+        parse(handle)
+    except InvalidHandle:
+        return None
+    return "/" + path_of(handle) + "?noredirect"
 
 
 def _api_href(handle: str) -> str:
@@ -83,8 +92,9 @@ def _data_cell(v: HandleValue) -> str:
     text = shown["value"]
     if _is_link(v, text):
         return f'<a href="{escape(text, quote=True)}" rel="noopener nofollow">{escape(text)}</a>'
-    if _is_reference(v):
-        return f'<a href="{escape(_href(text), quote=True)}">{escape(text)}</a>'
+    href = _href(text) if _is_reference(v) else None
+    if href is not None:
+        return f'<a href="{escape(href, quote=True)}">{escape(text)}</a>'
     return escape(text)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from urllib.parse import quote
 
 from aiohttp import web
@@ -124,11 +125,17 @@ class ResolutionRoutes:
             if body is not None:
                 return web.Response(body=body, content_type="application/json")
         try:
-            answer = await self.resolve(await self._query(request, handle))
+            query = await self._query(request, handle)
+            answer = await self.resolve(query)
         except TieridError as err:
             err.handle = handle  # what was asked, not a step of the walk (0.NA/99.99)
             raise
-        items = await self._template_items(answer.values) if flag(request, "itemNames") else None
+        items = None
+        if flag(request, "itemNames"):
+            named = answer.values
+            if query.types or query.indexes:  # the template is named at 1000, maybe not asked
+                named = (await self.resolve(replace(query, types=(), indexes=(REF_INDEX,)))).values
+            items = await self._template_items(named)
         resp = json_response(
             answer_json(answer, items),
             http_status(answer.rc, resolution=True),
