@@ -150,3 +150,74 @@ def test_keys_are_never_readable_by_others_nor_overwritten(tmp_path, command: li
     )
     assert missing.returncode == 1 and "cannot write" in missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+def test_bad_options_and_files_are_one_line_errors(node: NodeProcess, tmp_path) -> None:
+    """Each of these was a Python traceback (or, for the port, a node on the wrong port)."""
+    not_a_key = tmp_path / "not-a-key.pem"
+    not_a_key.write_text("hello")
+    latin1 = tmp_path / "latin1.toml"
+    latin1.write_bytes(b"[node]\nname = '\xe9'\n")
+    far_port = tmp_path / "far.toml"
+    far_port.write_text("[http]\nport = 70000\n")
+    taken = tmp_path / "taken.toml"
+    taken.write_text(f"[node]\ndata_dir = 'd'\n[http]\nport = {node.port}\n")
+    cases = [
+        (["resolve", "88.1/x", "--node", "hdl://nohostport"], 2, "hdl"),
+        (
+            [
+                "resolve",
+                "88.1/x",
+                "--node",
+                node.url,
+                "--auth",
+                "300:0.NA/88.118.8",
+                "--key-file",
+                str(not_a_key),
+            ],
+            2,
+            "key",
+        ),
+        (["serve", "--config", str(latin1)], 1, "not UTF-8"),
+        (["serve", "--config", str(far_port)], 1, "http.port"),
+        (["serve", "--config", str(taken)], 1, "cannot serve"),
+    ]
+    for args, code, said in cases:
+        out = tierid_cli(*args, check=False, timeout=60)
+        assert (out.returncode, "Traceback" in out.stderr) == (code, False), (args, out.stderr)
+        assert said in out.stderr, (args, out.stderr)
+
+
+def test_init_keeps_no_secret_that_is_nobodys(tmp_path) -> None:
+    """On a prefix that exists, a new --secret-file was filled with a random secret the
+    record never held, and the command said all was well."""
+    config = tmp_path / "node.toml"
+    config.write_text("[node]\ndata_dir = 'data'\n")
+    tierid_cli(
+        "init", "--config", str(config), "--prefix", "88.7", "--secret-file", str(tmp_path / "a")
+    )
+    out = tierid_cli(
+        "init",
+        "--config",
+        str(config),
+        "--prefix",
+        "88.7",
+        "--secret-file",
+        str(tmp_path / "b"),
+        check=False,
+    )
+    assert out.returncode == 1 and "already exists" in out.stderr
+    assert not (tmp_path / "b").exists()
+
+
+def test_a_prefix_created_but_not_homed_says_how_to_home_it(node: NodeProcess, tmp_path) -> None:
+    secret = tmp_path / "pumps.secret"
+    secret.write_bytes(b"pump-secret")
+    login = ("--node", node.url, "--auth", "300:0.NA/88.118.8", "--secret-file", str(secret))
+    out = tierid_cli("prefix", "create", "88.118.8.1", *login, "--home", check=False)
+    assert out.returncode == 1 and "could not home it" in out.stderr, out.stderr
+    assert "tierid prefix home 88.118.8.1" in out.stderr
+    operator = tmp_path / "operator.secret"
+    operator.write_bytes(b"operator-secret")
+    admin = ("--node", node.url, "--auth", node.operator, "--secret-file", str(operator))
+    assert "88.118.8.1 homed" in tierid_cli("prefix", "home", "88.118.8.1", *admin).stdout

@@ -155,6 +155,8 @@ def from_mapping(raw: dict[str, Any], base_dir: Path) -> Config:
         _check_dns(config.dns)
     if config.resolver.upstream_protocol not in PROTOCOLS:
         raise ConfigError(f"resolver.upstream_protocol must be one of {', '.join(PROTOCOLS)}")
+    if not 0 < config.http.port < 65536:  # 70000 was listened on as 4464
+        raise ConfigError("http.port must be from 1 to 65535")
     if config.handle.enabled:
         _check_address(config.handle.site_address or config.handle.host, "handle")
         if not 0 < config.handle.port < 65536:
@@ -208,6 +210,8 @@ def load(path: str | Path) -> Config:
         raw = tomllib.loads(p.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"cannot read {p}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{p}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{p}: {exc}") from exc
     return from_mapping(raw, p.resolve().parent)

@@ -296,15 +296,21 @@ class Processes:
                 p.wait(5)
 
 
+#: what every node's /api/status holds (tierid/status.py)
+_STATUS_FIELDS = frozenset(("roles", "prefixes", "records", "changeSeq", "requests"))
+
+
 def statuses(fed: Federation) -> dict[str, dict[str, Any] | None]:
     """Each node's ``/api/status``, or None when it does not answer."""
 
     async def one(node: NodeSpec) -> dict[str, Any] | None:
         try:
             async with HandleHttpClient(node.url, timeout=2) as c:
-                return await c.status()
+                answer = await c.status()
         except Exception:
             return None
+        # something else listening there answers something else: not a node that is up
+        return answer if set(answer) >= _STATUS_FIELDS else None
 
     async def every() -> list[dict[str, Any] | None]:
         return await asyncio.gather(*(one(n) for n in fed.nodes))

@@ -53,24 +53,14 @@ def node_client(
             raise click.UsageError("--auth needs --secret-file or --key-file")
         if (secret_file or key_file) and not identity:
             raise click.UsageError("--secret-file and --key-file need --auth")
-        secret = secret_file.read_bytes().strip() if secret_file else None
-        if proto == "handle" or (node or "").startswith("hdl"):
-            from tierid.commands.native_client import NativeNodeClient
-
-            endpoint = node or DEFAULT_HANDLE_NODE
-            kwargs["client"] = NativeNodeClient(endpoint, _credentials(identity, secret, key_file))
-        else:
-            from resolver.challenge import load_private_key
-            from resolver.http_client import HandleHttpClient
-
-            verify: bool | str = ca_file or not insecure
-            kwargs["client"] = HandleHttpClient(
-                node or DEFAULT_HTTP_NODE,
-                identity=identity,
-                secret=secret,
-                verify_tls=verify,
-                private_key=load_private_key(key_file.read_bytes()) if key_file else None,
+        try:
+            kwargs["client"] = _client(
+                node, identity, secret_file, key_file, ca_file or not insecure, proto
             )
+        except TieridError as err:  # an endpoint, identity or key that does not parse
+            raise click.UsageError(err.message) from err
+        except OSError as err:
+            raise click.UsageError(f"cannot read {err.filename}: {err.strerror}") from err
         return fn(*args, **kwargs)
 
     options = [
@@ -123,6 +113,37 @@ def node_client(
     return wrapper
 
 
+def _client(
+    node: str | None,
+    identity: str | None,
+    secret_file: Path | None,
+    key_file: Path | None,
+    verify: bool | str,
+    proto: str | None,
+) -> Any:
+    """The client the options ask for (see :func:`node_client`).
+
+    :raises TieridError: an endpoint, identity or key that does not parse.
+    :raises OSError: a secret or key file that cannot be read.
+    """
+    secret = secret_file.read_bytes().strip() if secret_file else None
+    if proto == "handle" or (node or "").startswith("hdl"):
+        from tierid.commands.native_client import NativeNodeClient
+
+        endpoint = node or DEFAULT_HANDLE_NODE
+        return NativeNodeClient(endpoint, _credentials(identity, secret, key_file))
+    from resolver.challenge import load_private_key
+    from resolver.http_client import HandleHttpClient
+
+    return HandleHttpClient(
+        node or DEFAULT_HTTP_NODE,
+        identity=identity,
+        secret=secret,
+        verify_tls=verify,
+        private_key=load_private_key(key_file.read_bytes()) if key_file else None,
+    )
+
+
 def _credentials(
     identity: str | None, secret: bytes | None, key_file: Path | None
 ) -> SecretKey | PrivateKey | None:
@@ -148,6 +169,8 @@ def run(coro: Awaitable[T]) -> T:
     except Exception as err:
         if _raised_by(err, "tierid.config", "ConfigError"):
             raise click.ClickException(str(err)) from err
+        if isinstance(err, OSError) and err.filename is not None:  # a local file, not the node
+            raise click.ClickException(f"{err.filename}: {err.strerror}") from err
         if isinstance(err, OSError) or _raised_by(err, "aiohttp", "ClientError"):
             raise click.ClickException(
                 f"cannot reach the node: {err or type(err).__name__}"
@@ -183,8 +206,8 @@ class FederationFile(click.ParamType):
             return value
         try:
             return federation.load_file(Path(value) if value else None)
-        except (ConfigError, OSError) as err:
-            self.fail(str(err), param, ctx)
+        except (ConfigError, OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+            self.fail(f"{value}: {err}", param, ctx)
 
 
 federation_option = click.option(

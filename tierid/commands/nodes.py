@@ -7,6 +7,7 @@ import asyncio
 import logging
 import multiprocessing
 import signal
+import ssl
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,6 +38,10 @@ def _serve(config: config_mod.Config) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    try:
+        ssl_context(config)  # its files readable, before any process starts
+    except (OSError, ssl.SSLError) as exc:
+        raise click.ClickException(f"TLS certificate or key: {exc}") from exc
     scheme = "https" if config.http.tls_cert else "http"
     workers = config.http.workers
     console.print(
@@ -45,7 +50,11 @@ def _serve(config: config_mod.Config) -> None:
         + (f" with {workers} worker processes" if workers > 1 else "")
     )
     if workers <= 1:
-        _run(config, reuse_port=False)
+        try:
+            _run(config, reuse_port=False)
+        except OSError as exc:  # the port taken, say
+            where = f"{config.http.host}:{config.http.port}"
+            raise click.ClickException(f"cannot serve on {where}: {exc.strerror or exc}") from exc
         return
     _run_workers(config, workers)
 
@@ -241,6 +250,7 @@ def init(config_path: Path, prefix: str, secret_file: Path, replace: bool) -> No
     300:0.NA/PREFIX to [node] server_admins to let that identity home further prefixes.
     """
     config = _load(config_path)
+    fresh = not secret_file.exists()
     secret = read_or_create_secret(secret_file)
 
     async def go() -> bool:
@@ -256,5 +266,11 @@ def init(config_path: Path, prefix: str, secret_file: Path, replace: bool) -> No
     na = prefix_record(prefix)
     if created:
         console.print(f"created {na}; admin identity {ADMIN_INDEX}:{na}, secret in {secret_file}")
+    elif fresh:  # the secret just made is nobody's: the record keeps its own
+        secret_file.unlink()
+        raise click.ClickException(
+            f"{na} already exists with its own admin secret, not a new one in {secret_file} "
+            "(not kept); give the file that holds it, or --replace to set a new one"
+        )
     else:
         console.print(f"{na} already exists (use --replace to overwrite); prefix homed")

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from registry.bootstrap import ADMIN_INDEX, http_site, prefix_record_values
+from resolver.errors import TieridError
 from resolver.handle import check_prefix, prefix_record
 from resolver.http_client import HandleHttpClient
 from resolver.json_values import value_to_json
@@ -73,12 +74,30 @@ async def create(
     async with client as c:
         await c.put(prefix_record(new_prefix), values, overwrite=False)
         if home:
-            await c.home(new_prefix)
+            try:
+                await c.home(new_prefix)
+            except TieridError as err:  # created, and a re-run would only say "exists"
+                raise click.ClickException(
+                    f"created {prefix_record(new_prefix)}, but could not home it: {err.message}"
+                    f"; a server admin homes it with `tierid prefix home {new_prefix}`"
+                ) from err
     where = f"; admin secret in {admin_secret_file}" if admin_secret_file else ""
     click.echo(
         f"created {prefix_record(new_prefix)} with admin {ADMIN_INDEX}:"
         f"{prefix_record(new_prefix)}{where}" + ("; homed" if home else "")
     )
+
+
+@prefix.command("home")
+@click.argument("homed", metavar="PREFIX")
+@node_client
+@wraps_async
+async def home_(homed: str, client: HandleHttpClient) -> None:
+    """Home PREFIX on a node: it answers for PREFIX from then on (server admins)."""
+    check_prefix(homed)
+    async with client as c:
+        await c.home(homed)
+    click.echo(f"{homed} homed")
 
 
 @prefix.command("list")
