@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Callable
 from html import escape
 from urllib.parse import quote, urlsplit
 
@@ -35,6 +36,31 @@ def _qr(url: str) -> segno.QRCode:
     return segno.make(url, error="m", micro=False)
 
 
+#: the caption's smallest type (pixels) before it takes more lines, and its most lines
+MIN_FONT = 10
+MAX_LINES = 12
+#: a monospace character's advance, in ems
+_MONOSPACE_ADVANCE = 0.6
+
+
+def caption_lines(text: str, fits: Callable[[str], bool]) -> list[str]:
+    """``text`` in the fewest lines that each ``fits`` the label's width, in order (a long
+    identifier was printed on one line past both edges); past :data:`MAX_LINES` the last
+    ends in "…"."""
+    lines, line = [], ""
+    for ch in text:
+        if line and not fits(line + ch):
+            lines.append(line)
+            line = ch
+        else:
+            line += ch
+    lines.append(line)
+    if len(lines) > MAX_LINES:
+        lines = lines[:MAX_LINES]
+        lines[-1] = lines[-1][:-1] + "…"
+    return lines
+
+
 def label_svg(handle: str, url: str, scale: int = 4) -> str:
     """The label as one SVG document: the symbol, then the identifier in monospace."""
     qr = _qr(url)
@@ -42,30 +68,44 @@ def label_svg(handle: str, url: str, scale: int = 4) -> str:
     buffer = io.BytesIO()
     qr.save(buffer, kind="svg", scale=scale, border=BORDER, xmldecl=False, svgns=True, nl=False)
     symbol = buffer.getvalue().decode("ascii")
-    font = max(10, min(scale * 4, int(width * 1.6 / max(len(handle), 1))))
-    total = height + font * 2
+    room = width * 0.95
+    font = max(MIN_FONT, min(scale * 4, int(room / (_MONOSPACE_ADVANCE * max(len(handle), 1)))))
+    lines = caption_lines(handle, lambda s: len(s) * _MONOSPACE_ADVANCE * font <= room)
+    total = height + font * (len(lines) + 1)
+    texts = "".join(
+        f'<text x="{width / 2}" y="{height + font * (i + 1)}" text-anchor="middle" '
+        f'font-family="monospace" font-size="{font}">{escape(line)}</text>'
+        for i, line in enumerate(lines)
+    )
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{total}" '
         f'viewBox="0 0 {width} {total}"><rect width="100%" height="100%" fill="#fff"/>'
-        f"{symbol}"
-        f'<text x="{width / 2}" y="{height + font}" text-anchor="middle" '
-        f'font-family="monospace" font-size="{font}">{escape(handle)}</text></svg>'
+        f"{symbol}{texts}</svg>"
     )
 
 
 def label_png(handle: str, url: str, scale: int = 6) -> bytes:
-    """The label as a PNG: the symbol, then the identifier (Pillow's bundled font)."""
+    """The label as a PNG: the symbol, then the identifier (Pillow's bundled font, which
+    has Latin glyphs only: the SVG label, drawn by the printing system's fonts, shows any
+    script)."""
     qr = _qr(url)
     buffer = io.BytesIO()
     qr.save(buffer, kind="png", scale=scale, border=BORDER)
     symbol = Image.open(io.BytesIO(buffer.getvalue())).convert("L")
-    size = max(12, min(scale * 4, int(symbol.width * 1.6 / max(len(handle), 1))))
+    room = symbol.width * 0.95
+    size = scale * 4
     font = ImageFont.load_default(size=size)
-    canvas = Image.new("L", (symbol.width, symbol.height + size * 2), 255)
+    while size > MIN_FONT and font.getlength(handle) > room:
+        size -= 1
+        font = ImageFont.load_default(size=size)
+    lines = caption_lines(handle, lambda s: font.getlength(s) <= room)
+    step = int(size * 1.2)
+    canvas = Image.new("L", (symbol.width, symbol.height + step * len(lines) + size), 255)
     canvas.paste(symbol, (0, 0))
-    ImageDraw.Draw(canvas).text(
-        (symbol.width / 2, symbol.height + size * 0.2), handle, fill=0, font=font, anchor="ma"
-    )
+    draw = ImageDraw.Draw(canvas)
+    for i, line in enumerate(lines):
+        top = symbol.height + size * 0.2 + step * i
+        draw.text((symbol.width / 2, top), line, fill=0, font=font, anchor="ma")
     out = io.BytesIO()
     canvas.save(out, format="PNG", optimize=True)
     return out.getvalue()

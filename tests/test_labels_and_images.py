@@ -5,6 +5,7 @@ renders it (the screenshot is kept in ``artefacts/``)."""
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -153,3 +154,25 @@ def test_an_svg_label_renders_and_scans(resolver: NodeProcess) -> None:
     shot.unlink(missing_ok=True)
     _chromium("--window-size=400,400", f"--screenshot={shot}", svg.as_uri())
     assert _decoded_url(shot.read_bytes()) == f"{resolver.url}/{ITEM}".upper()
+
+
+def test_label_files_of_two_identifiers_never_collide() -> None:
+    from tierid.commands.records import label_name
+
+    names = {label_name(h) for h in ("88.118.8/泵-1", "88.118.8/阀-1", "88.118.8/_-1")}
+    assert len(names) == 3
+    assert label_name("88.118.8/PUMP-1") == "88.118.8_PUMP-1"  # plain ones stay readable
+    assert len(label_name("88.118.8/" + "X" * 246)) < 120  # a file name the system takes
+
+
+def test_a_long_identifier_is_printed_whole_within_the_label() -> None:
+    """It was one line of about 1,500 px under a 260 px symbol, cut at both edges."""
+    from resolver.labels import label_svg, label_url
+
+    handle = "88.118.8/" + "LONG-SERIAL-" * 12
+    svg = label_svg(handle, label_url("https://id.example.cn", handle))
+    width = float(re.search(r'<svg[^>]* width="([\d.]+)"', svg).group(1))
+    font = float(re.search(r'font-size="([\d.]+)"', svg).group(1))
+    lines = re.findall(r"<text[^>]*>([^<]*)</text>", svg)
+    assert "".join(lines) == handle and len(lines) > 1
+    assert all(len(line) * 0.6 * font <= width for line in lines)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -137,9 +138,19 @@ async def label(
     registered = answer["handle"]
     url = label_url(root or client.base_url, registered)
     body = label_png(registered, url) if kind == "png" else label_svg(registered, url).encode()
-    path = out or Path(re.sub(r"[^A-Za-z0-9.-]+", "_", registered) + f".{kind}")
+    path = out or Path(f"{label_name(registered)}.{kind}")
     path.write_bytes(body)
     console.print(f"{path}: QR code of {url}", soft_wrap=True)
+
+
+def label_name(handle: str) -> str:
+    """A label's file name for ``handle``: its letters, digits, dots and dashes, "_" for the
+    rest, and when that loses more than its "/" (or it is long) a piece of its hash too, so
+    that two identifiers never share a file (``88.118.8/泵-1`` and ``88.118.8/阀-1`` did)."""
+    slug = re.sub(r"[^A-Za-z0-9.-]+", "_", handle)
+    if slug == handle.replace("/", "_") and len(slug) <= 100:
+        return slug
+    return f"{slug[:100]}-{hashlib.sha256(handle.encode()).hexdigest()[:10]}"
 
 
 @click.command()
