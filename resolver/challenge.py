@@ -39,12 +39,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import warnings
 from enum import IntEnum
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
+from cryptography.utils import CryptographyDeprecationWarning
 
 from resolver import wirebase as wb
 from resolver.errors import ProtocolError, TieridError
@@ -56,11 +58,16 @@ from resolver.typed_data import (
     PubKeyData,
 )
 
-PublicKey = (
-    rsa.RSAPublicKey | dsa.DSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
-)
+with warnings.catch_warnings():
+    # Handle.Net's tools made DSA keys for years and identities still hold them, so they are
+    # verified; cryptography warns at each use of its DSA classes (every CLI run printed it)
+    warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+    DSAPublicKey, DSAPrivateKey = dsa.DSAPublicKey, dsa.DSAPrivateKey
+    DSAPublicNumbers, DSAParameterNumbers = dsa.DSAPublicNumbers, dsa.DSAParameterNumbers
+
+PublicKey = rsa.RSAPublicKey | DSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
 PrivateKey = (
-    rsa.RSAPrivateKey | dsa.DSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+    rsa.RSAPrivateKey | DSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 )
 
 NONCE_SIZE = 16
@@ -263,7 +270,7 @@ def _key_type(key: PublicKey | PrivateKey) -> str:
     """:raises ValueError: a key type or curve HS_PUBKEY cannot carry."""
     if isinstance(key, rsa.RSAPublicKey | rsa.RSAPrivateKey):
         return RSA_PUB_KEY
-    if isinstance(key, dsa.DSAPublicKey | dsa.DSAPrivateKey):
+    if isinstance(key, DSAPublicKey | DSAPrivateKey):
         return DSA_PUB_KEY
     if isinstance(key, ed25519.Ed25519PublicKey | ed25519.Ed25519PrivateKey):
         return ED25519_PUB_KEY
@@ -284,7 +291,7 @@ def pubkey_to_wire(key: PublicKey | PrivateKey) -> bytes:
     if isinstance(pub, rsa.RSAPublicKey):
         n = pub.public_numbers()
         return PubKeyData.from_numbers(key_type, {"e": n.e, "n": n.n}).to_wire()
-    if isinstance(pub, dsa.DSAPublicKey):
+    if isinstance(pub, DSAPublicKey):
         d = pub.public_numbers()
         p = d.parameter_numbers
         return PubKeyData.from_numbers(key_type, {"q": p.q, "p": p.p, "g": p.g, "y": d.y}).to_wire()
@@ -312,7 +319,7 @@ def pubkey_from_wire(data: bytes) -> PublicKey:
             return rsa.RSAPublicNumbers(info.number("e"), n).public_key()
         if info.key_type == DSA_PUB_KEY:
             p, q, g, y = (info.number(name) for name in "pqgy")
-            return dsa.DSAPublicNumbers(y, dsa.DSAParameterNumbers(p, q, g)).public_key()
+            return DSAPublicNumbers(y, DSAParameterNumbers(p, q, g)).public_key()
         if info.key_type == EC_PUB_KEY:
             return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), info.field("point"))
         return ed25519.Ed25519PublicKey.from_public_bytes(info.field("x"))
@@ -341,7 +348,7 @@ def sign(
         raise ValueError(f"{hash_name!r} is not allowed with {key_type}")
     if isinstance(private_key, rsa.RSAPrivateKey):
         sig = private_key.sign(message, padding.PKCS1v15(), _HASHES[name]())
-    elif isinstance(private_key, dsa.DSAPrivateKey):
+    elif isinstance(private_key, DSAPrivateKey):
         sig = private_key.sign(message, _HASHES[name]())
     elif isinstance(private_key, ec.EllipticCurvePrivateKey):
         sig = private_key.sign(message, ec.ECDSA(_HASHES[name]()))
@@ -382,7 +389,7 @@ def verify_pubkey(pubkey_data: bytes, response: bytes, nonce: bytes, digest: byt
     try:
         if isinstance(key, rsa.RSAPublicKey):
             key.verify(sig, message, padding.PKCS1v15(), _HASHES[name]())
-        elif isinstance(key, dsa.DSAPublicKey):
+        elif isinstance(key, DSAPublicKey):
             key.verify(sig, message, _HASHES[name]())
         elif isinstance(key, ec.EllipticCurvePublicKey):
             key.verify(sig, message, ec.ECDSA(_HASHES[name]()))
