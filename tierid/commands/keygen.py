@@ -6,7 +6,9 @@ import datetime
 import ipaddress
 import json
 import secrets
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 from cryptography import x509
@@ -18,6 +20,8 @@ from cryptography.x509.oid import NameOID
 from resolver.challenge import pubkey_to_wire
 from resolver.typed_data import pubkey_to_json
 from tierid.keyfiles import write_private
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -38,6 +42,16 @@ def _pem(private: PrivateKeyTypes) -> bytes:
     )
 
 
+def _index_option(value_type: str) -> Callable[[F], F]:
+    return click.option(
+        "--index",
+        default=300,
+        show_default=True,
+        type=click.IntRange(1, 0x7FFFFFFF),
+        help=f"Index of the {value_type} value.",
+    )
+
+
 @click.group()
 def keygen() -> None:
     """Make keys: an HS_PUBKEY key pair, an HS_SECKEY secret, or a TLS certificate."""
@@ -50,13 +64,7 @@ def keygen() -> None:
     required=True,
     help="File to write the secret to (mode 600).",
 )
-@click.option(
-    "--index",
-    default=300,
-    show_default=True,
-    type=click.IntRange(1, 0x7FFFFFFF),
-    help="Index of the HS_SECKEY value.",
-)
+@_index_option("HS_SECKEY")
 def secret(out: Path, index: int) -> None:
     """Write a random secret and print the HS_SECKEY value to register for it."""
     value = secrets.token_urlsafe(24)
@@ -97,13 +105,7 @@ _KEY_TYPES = {
     show_default=True,
     help="rsa (2048 bits) is the one Handle.Net's own tools can verify too.",
 )
-@click.option(
-    "--index",
-    default=300,
-    show_default=True,
-    type=click.IntRange(1, 0x7FFFFFFF),
-    help="Index of the HS_PUBKEY value.",
-)
+@_index_option("HS_PUBKEY")
 def pubkey(out: Path, key_type: str, index: int) -> None:
     """Write a private key and print the HS_PUBKEY value to register for it (the public
     half, which the prefix's operator adds to the identity record)."""
