@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import click
 import pytest
 import requests
 
@@ -221,3 +222,22 @@ def test_a_prefix_created_but_not_homed_says_how_to_home_it(node: NodeProcess, t
     operator.write_bytes(b"operator-secret")
     admin = ("--node", node.url, "--auth", node.operator, "--secret-file", str(operator))
     assert "88.118.8.1 homed" in tierid_cli("prefix", "home", "88.118.8.1", *admin).stdout
+
+
+def test_value_options_take_given_indexes_first_and_refuse_odd_ones(tmp_path) -> None:
+    from tierid.commands.records import _value_options
+
+    # "A" used to take index 2 and then collide with the 2 given after it
+    assert [(v["index"], v["type"]) for v in _value_options(("A=1", "2:B=2"), None)] == [
+        (3, "A"),
+        (2, "B"),
+    ]
+    for bad in ("-5:X=1", ":X=1", "3:=1", "no-equals"):  # "-5:X" was taken for a type name
+        with pytest.raises(click.BadParameter):
+            _value_options((bad,), None)
+    values = tmp_path / "values.json"
+    values.write_text('[{"index": 1, "type": "URL", "data": "https://x"}]')
+    out = tierid_cli(
+        "register", "88.1/X", "--values-file", str(values), "--url", "https://y", check=False
+    )
+    assert out.returncode == 2 and "leave out --url and --value" in out.stderr

@@ -28,20 +28,23 @@ def _value_options(values: tuple[str, ...], url: str | None) -> list[dict[str, A
     out: list[dict[str, Any]] = []
     if url:
         out.append({"index": 1, "type": "URL", "data": url})
-    taken = {1}
+    parsed = []
     for spec in values:
         head, sep, data = spec.partition("=")
-        if not sep or not head:
-            raise click.BadParameter(f"{spec!r} is not [INDEX:]TYPE=DATA", param_hint="--value")
         index_text, colon, vtype = head.partition(":")
-        if colon and index_text.isdigit():
-            index = int(index_text)
+        if not sep or not head or (colon and not (index_text.isdigit() and vtype)):
+            raise click.BadParameter(f"{spec!r} is not [INDEX:]TYPE=DATA", param_hint="--value")
+        parsed.append((int(index_text) if colon else None, vtype if colon else head, data))
+    # indexes given are taken first, so one chosen for a value without cannot collide later
+    taken = {1} | {index for index, _, _ in parsed if index is not None}
+    for given, vtype, data in parsed:
+        if given is not None:
+            index = given
         else:
-            vtype = head
             index = 1 if vtype.upper() == "URL" and 1 not in {v["index"] for v in out} else 2
             while index in taken or (100 <= index <= 199 and vtype.upper() != "HS_ADMIN"):
                 index += 1
-        if index in taken and any(v["index"] == index for v in out):
+        if any(v["index"] == index for v in out):
             raise click.BadParameter(f"index {index} given twice", param_hint="--value")
         taken.add(index)
         out.append({"index": index, "type": vtype, "data": data})
@@ -186,10 +189,15 @@ async def register(
     """Create HANDLE (or replace it) with the given values.
 
     Unless --no-admin, an HS_ADMIN value at index 100 names 300:0.NA/<prefix> (the
-    prefix's admin), as Handle.Net's tools do.
+    prefix's admin), as Handle.Net's tools do; a --values-file is sent as it is.
     """
     if values_file:
-        body = json.loads(values_file.read_text("utf-8"))
+        if url or values:
+            raise click.UsageError("--values-file holds every value: leave out --url and --value")
+        try:
+            body = json.loads(values_file.read_text("utf-8"))
+        except (ValueError, RecursionError) as exc:
+            raise click.UsageError(f"{values_file}: not JSON ({exc})") from exc
     else:
         body = _value_options(values, url)
         if not no_admin:
