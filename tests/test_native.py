@@ -15,6 +15,7 @@ import base64
 import contextlib
 import itertools
 import random
+import re
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -23,7 +24,7 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import MOTORS, PROVINCE, PUMPS, NodeProcess, held_back
+from conftest import MOTORS, PROVINCE, PUMPS, NodeProcess, eventually, held_back
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from resolver.challenge import pubkey_to_wire
@@ -740,6 +741,39 @@ def test_a_client_that_does_not_read_is_not_read_from(hnode: NodeProcess) -> Non
     assert held_back(hnode.handle_port, resolution(BIG, flags=PO | KPAL) * 50)
     with tcp(hnode) as sock:  # and it still serves everyone else
         assert exchange(sock, resolution(types=("URL",))).header.rc == RC.SUCCESS
+
+
+def test_one_address_holds_at_most_tcp_per_client_connections(hnode: NodeProcess) -> None:
+    """Hundreds of connections from one client, each holding half a message, were all kept
+    (a buffer each, for as long as the idle timeout): past ``tcp_per_client`` (64) the node
+    closes new ones unread, and takes them again once the client lets go."""
+    held = []
+    try:
+        for _ in range(64):
+            s = socket.create_connection((HOST, hnode.handle_port), timeout=3)
+            s.sendall(resolution()[:30])  # half a message
+            held.append(s)
+        extra = socket.create_connection((HOST, hnode.handle_port), timeout=3)
+        with extra:
+            try:
+                closed = extra.recv(1) == b""
+            except ConnectionResetError:
+                closed = True
+            assert closed
+    finally:
+        for s in held:
+            s.close()
+    eventually(lambda: _answers_over_tcp(hnode), seconds=5)
+    counters = requests.get(f"{hnode.url}/metrics").text
+    assert re.search(r"^tierid_handle_tcp_refused_total [1-9]", counters, re.M)
+
+
+def _answers_over_tcp(node: NodeProcess) -> bool:
+    try:
+        with tcp(node) as sock:
+            return exchange(sock, resolution(types=("URL",))).header.rc == RC.SUCCESS
+    except OSError:
+        return False
 
 
 def test_one_client_keeps_one_connection_across_authenticated_operations(

@@ -54,6 +54,7 @@ _DNS_COUNTERS = {
     "malformed": "DNS packets that did not parse (FORMERR or dropped).",
     "refused": "DNS queries for other zones or classes (REFUSED).",
     "errors": "DNS queries that failed to resolve (SERVFAIL and the like).",
+    "tcp_refused": "DNS TCP connections closed unread: their address held tcp_per_client.",
 }
 
 
@@ -65,6 +66,7 @@ _HANDLE_COUNTERS = {
     "authenticated": "Challenge answers that proved an identity.",
     "dropped": "Handle UDP requests dropped because too many were being answered.",
     "errors": "Handle requests that failed with an internal error (RC 2).",
+    "tcp_refused": "Handle TCP connections closed unread: their address held tcp_per_client.",
 }
 
 

@@ -54,7 +54,13 @@ from resolver.errors import (
     dns_rcode,
 )
 from resolver.faces import dns_records
-from resolver.faces.sockets import FaceTasks, HotUdpProtocol, IdleClosingProtocol, Listeners
+from resolver.faces.sockets import (
+    FaceTasks,
+    HotUdpProtocol,
+    IdleClosingProtocol,
+    Listeners,
+    TcpClients,
+)
 from resolver.gs1.bindings import Gs1Resolver
 from resolver.gs1.keys import Gs1Key
 from resolver.handle import normalise
@@ -92,6 +98,7 @@ class DnsSettings:
     negative_ttl: int = 30
     max_udp_payload: int = 1232
     max_pending: int = 2000
+    tcp_per_client: int = 64
     tcp_idle_timeout_s: int = 10
     hot_answers: int = 100_000
 
@@ -315,7 +322,7 @@ class _TcpProtocol(IdleClosingProtocol):
     ready; the connection closes after ``tcp_idle_timeout_s`` without a query."""
 
     def __init__(self, face: DnsFace) -> None:
-        super().__init__(face.settings.tcp_idle_timeout_s)
+        super().__init__(face.settings.tcp_idle_timeout_s, face.tcp_clients)
         self.face = face
         self.buffer = b""
         self.pending = 0
@@ -397,6 +404,7 @@ class DnsFace:
             reuse_port=reuse_port,
         )
         self.tasks = FaceTasks(settings.max_pending, log, "DNS query")
+        self.tcp_clients = TcpClients(settings.tcp_per_client)
 
     def counters(self) -> dict[str, int]:
         """Every counter, queries answered from stored bytes included."""
@@ -404,7 +412,7 @@ class DnsFace:
         counts = asdict(self.stats)
         counts["queries"] += hot
         counts["errors"] += self.tasks.errors
-        return {**counts, "hot_answers": hot}
+        return {**counts, "hot_answers": hot, "tcp_refused": self.tcp_clients.refused}
 
     def drop(self, key: str | None) -> None:
         """Forget stored answers built from a cache key (a cache drop listener)."""

@@ -24,7 +24,13 @@ from dataclasses import dataclass
 
 from resolver.errors import ProtocolError, RateLimited
 from resolver.faces.native_responder import Responder
-from resolver.faces.sockets import FaceTasks, HotUdpProtocol, IdleClosingProtocol, Listeners
+from resolver.faces.sockets import (
+    FaceTasks,
+    HotUdpProtocol,
+    IdleClosingProtocol,
+    Listeners,
+    TcpClients,
+)
 from resolver.hdl_codec import UdpReassembler, decode_envelope, split_udp
 from resolver.hdl_types import ENVELOPE_SIZE, HEADER_SIZE, OpFlag
 from resolver.ratelimit import RateLimiter
@@ -45,6 +51,7 @@ class NativeSettings:
     port: int = 2641
     site_address: str = ""
     max_pending: int = 2000
+    tcp_per_client: int = 64
     tcp_idle_timeout_s: int = 60
     challenge_timeout_s: int = 60
     hot_answers: int = 100_000
@@ -86,7 +93,7 @@ class _TcpProtocol(IdleClosingProtocol):
     """One connection: frames messages by their envelope, answers them in order."""
 
     def __init__(self, face: NativeFace) -> None:
-        super().__init__(face.settings.tcp_idle_timeout_s)
+        super().__init__(face.settings.tcp_idle_timeout_s, face.tcp_clients)
         self.face = face
         self.buffer = bytearray()
         self.queue: asyncio.Queue[bytes] = asyncio.Queue()
@@ -174,6 +181,7 @@ class NativeFace:
         self.limiter = limiter
         self.settings = settings
         self.tasks = FaceTasks(settings.max_pending, log, "Handle request")
+        self.tcp_clients = TcpClients(settings.tcp_per_client)
         self.listeners = Listeners(
             settings.host,
             settings.port,
@@ -193,6 +201,7 @@ class NativeFace:
             "authenticated": stats.authenticated,
             "errors": stats.errors + self.tasks.errors,
             "dropped": self.tasks.dropped,
+            "tcp_refused": self.tcp_clients.refused,
         }
 
     async def open(self) -> None:
