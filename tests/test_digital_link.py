@@ -6,6 +6,7 @@ community resolver falls short (q-values, language fallback, walk-up, all qualif
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -252,3 +253,27 @@ def test_the_resolver_description_file(dl: Resolver) -> None:
     assert body["resolverRoot"] == dl.node.url
     assert {"00", "01", "414", "8004", "8017"} <= set(body["supportedPrimaryKeys"])
     assert body["supportedLinkType"] == [{"namespace": VOC, "prefix": "gs1:"}]
+
+
+def test_a_host_in_another_script_is_read_as_its_ascii_form(dl: Resolver) -> None:
+    """A Host header in another script (UTF-8, as some proxies pass it) made every Digital
+    Link path "bad host"; raw bytes that are no host name are a clear 400."""
+    with socket.create_connection(("127.0.0.1", dl.node.port), timeout=5) as s:
+        s.sendall(
+            f"GET /01/{GTIN} HTTP/1.1\r\n".encode()
+            + "Host: 例え.jp\r\nAccept: */*\r\nConnection: close\r\n\r\n".encode()
+        )
+        answer = b""
+        while chunk := s.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 307"), answer[:200]
+    with socket.create_connection(("127.0.0.1", dl.node.port), timeout=5) as s:
+        s.sendall(
+            f"GET /01/{GTIN} HTTP/1.1\r\nHost: \xff\xfe\r\nConnection: close\r\n\r\n".encode(
+                "latin-1"
+            )
+        )
+        answer = b""
+        while chunk := s.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 400"), answer[:200]

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from urllib.parse import quote
 
+import yarl
 from aiohttp import web
 
 from resolver.errors import InvalidHandle, LinkTypeNotFound, TieridError
@@ -82,7 +83,20 @@ class DigitalLinkRoutes:
         add_route(app, "OPTIONS", "/.well-known/gs1resolver", self.options)
 
     def _root(self, request: web.Request) -> str:
-        return self.public_url or f"{request.scheme}://{request.host}"
+        """``[http] public_url``, else the scheme and host the request came to (a host in
+        another script as its ASCII form, ``xn--...``, as URIs write it).
+
+        :raises InvalidHandle: a Host header that names no host.
+        """
+        if self.public_url:
+            return self.public_url
+        root = f"{request.scheme}://{request.host}"
+        if root.isascii():
+            return root
+        try:
+            return str(yarl.URL(root)).rstrip("/")
+        except (UnicodeError, ValueError) as exc:
+            raise InvalidHandle("host", "the Host header names no host") from exc
 
     @staticmethod
     def _headers(anchor: str | None, *, linkset: bool = False) -> dict[str, str]:
