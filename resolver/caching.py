@@ -201,7 +201,8 @@ class CachingResolver:
         except HandleNotFound as err:
             ttl = self.settings.negative_ttl
             if self._keep(key):
-                self.l1.put(key, NEGATIVE, err.message, None, 200, now + ttl, now + ttl)
+                size = len(err.message) + len(key) + 200  # the message counts: it is kept
+                self.l1.put(key, NEGATIVE, err.message, None, size, now + ttl, now + ttl)
                 if self.l2 is not None:
                     self.l2.put(key, (NEGATIVE, now + ttl, now + ttl, err.message, None))
             return NEGATIVE, err.message, None

@@ -31,17 +31,24 @@ def _host(address: str) -> str:
     return f"[{address}]" if ipaddress.ip_address(address).version == 6 else address
 
 
+def _usable(port: int) -> bool:
+    """A port a server can listen on: an interface naming another (0, or one past 65535,
+    which broke every lookup under the prefix) is passed over, as a DNS resolver passes
+    over an unusable address."""
+    return 0 < port < 65536
+
+
 def _http(server: Server, queries: list[Interface]) -> str | None:
     for iface in queries:
-        if iface.protocol in (PROTO_HTTP, PROTO_HTTPS):
+        if iface.protocol in (PROTO_HTTP, PROTO_HTTPS) and _usable(iface.port):
             scheme = "https" if iface.protocol == PROTO_HTTPS else "http"
             return f"{scheme}://{_host(server.address)}:{iface.port}"
     return None
 
 
 def _native(server: Server, queries: list[Interface]) -> str | None:
-    udp = {i.port for i in queries if i.protocol == PROTO_UDP}
-    tcp = [i.port for i in queries if i.protocol == PROTO_TCP]
+    udp = {i.port for i in queries if i.protocol == PROTO_UDP and _usable(i.port)}
+    tcp = [i.port for i in queries if i.protocol == PROTO_TCP and _usable(i.port)]
     if not tcp:
         return None
     port = next((p for p in tcp if p in udp), tcp[0])

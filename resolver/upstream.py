@@ -9,9 +9,10 @@ tries the endpoints of a site in order of health and latency until one answers.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import aiohttp
@@ -65,27 +66,44 @@ class EndpointStats:
         self.down_until = now + min(MAX_BACKOFF, 0.5 * 2 ** (self.failures - 1))
 
 
+#: servers whose figures (latency, failures, back-off) are kept
+MAX_ENDPOINTS = 1024
+
+
 @dataclass
 class UpstreamStats:
     endpoints: dict[str, EndpointStats] = field(default_factory=dict)
     queries: int = 0
 
     def of(self, url: str) -> EndpointStats:
-        stats = self.endpoints.get(url)
-        if stats is None:
-            stats = self.endpoints[url] = EndpointStats(url)
+        """The figures of ``url``: the :data:`MAX_ENDPOINTS` servers asked most recently are
+        kept (every server named in any site answer was, for good, and all went to /metrics)."""
+        stats = self.endpoints.pop(url, None) or EndpointStats(url)
+        self.endpoints[url] = stats  # the most recent last
+        if len(self.endpoints) > MAX_ENDPOINTS:
+            del self.endpoints[next(iter(self.endpoints))]
         return stats
 
 
+#: the largest answer read from another node: 50 values of 4 KiB, base64 and JSON around
+#: them, come to well under it (one of 400 MB took a resolver to 1.3 GB)
+MAX_ANSWER_BYTES = 4 << 20
+#: the most of a node's error message passed on (it is cached, and shown to clients)
+MAX_MESSAGE_CHARS = 512
+#: the most servers of one site asked (each asked server is measured and kept in the stats)
+MAX_SITE_SERVERS = 16
+
+
 def _answer_from_json(body: Any, asked: str) -> Answer:
-    if not isinstance(body, dict) or not isinstance(body.get("responseCode"), int):
+    code = body.get("responseCode") if isinstance(body, dict) else None
+    if isinstance(code, bool) or not isinstance(code, int):
         raise ProtocolError("upstream answer is not a Handle JSON response")
     try:
         rc = RC(body["responseCode"])
     except ValueError as exc:
         raise ProtocolError(f"upstream sent response code {body['responseCode']!r}") from exc
     if rc not in (RC.SUCCESS, RC.VALUES_NOT_FOUND, RC.PREFIX_REFERRAL, RC.SERVICE_REFERRAL):
-        raise error_for(rc, str(body.get("message", "")), asked)
+        raise error_for(rc, str(body.get("message", ""))[:MAX_MESSAGE_CHARS], asked)
     raw = body.get("values", [])
     if not isinstance(raw, list):
         raise ProtocolError("upstream values are not a list")
@@ -129,7 +147,7 @@ class Upstream:
             s = self.stats.of(url)
             return (not s.up(now), s.latency_ms if s.latency_ms is not None else float("inf"))
 
-        return sorted(endpoints, key=key)
+        return sorted(endpoints[:MAX_SITE_SERVERS], key=key)
 
     async def _get(self, url: str, query: Query) -> Answer:
         if url.startswith("hdl"):
@@ -139,14 +157,23 @@ class Upstream:
         if query.authoritative:
             params.append(("auth", "true"))
         assert self._session is not None, "Upstream.open() first"
+        target = api_url(url, handle_path(query.handle))  # ValueError: e.g. a port past 65535
         async with self._session.get(
-            api_url(url, handle_path(query.handle)), params=params, timeout=self.timeout
+            target, params=params, timeout=self.timeout, allow_redirects=False
         ) as resp:
-            try:
-                body = await resp.json(content_type=None)
-            except (ValueError, RecursionError) as exc:
-                raise ProtocolError(f"{url} answered HTTP {resp.status} without JSON") from exc
-        return _answer_from_json(body, query.handle)
+            raw = bytearray()
+            async for chunk in resp.content.iter_chunked(1 << 16):
+                raw += chunk
+                if len(raw) > MAX_ANSWER_BYTES:
+                    raise ProtocolError(f"{url} answered more than {MAX_ANSWER_BYTES} bytes")
+        try:
+            body = json.loads(raw)
+        except (ValueError, RecursionError) as exc:  # a redirect is not followed either
+            raise ProtocolError(f"{url} answered HTTP {resp.status} without JSON") from exc
+        answer = _answer_from_json(body, query.handle)
+        if query.public_only:  # what the resolver keeps and shares holds no restricted value
+            answer = replace(answer, values=[v for v in answer.values if v.public])
+        return answer
 
     async def ask(self, endpoints: Sequence[str], query: Query) -> tuple[str, Answer]:
         """The first usable answer from the endpoints of one site (and which one gave it).
@@ -162,7 +189,7 @@ class Upstream:
             started = self.clock()
             try:
                 answer = await self._get(url, query)
-            except (TimeoutError, aiohttp.ClientError, ProtocolError, OSError) as exc:
+            except (TimeoutError, aiohttp.ClientError, ProtocolError, OSError, ValueError) as exc:
                 stats.record_failure(self.clock())
                 problems.append(f"{url}: {type(exc).__name__} {exc}".strip())
                 continue
