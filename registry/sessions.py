@@ -27,8 +27,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from registry.auth import key_print
-from registry.authority import Authority
+from registry.auth import key_print, verify_challenge
 from registry.storage.base import ReadTxn, Store, WriteTxn
 from resolver.challenge import pubkey_wire, seckey_wire
 from resolver.errors import (
@@ -122,12 +121,10 @@ class Sessions:
     def __init__(
         self,
         store: Store,
-        authority: Authority,
         settings: SessionSettings = SessionSettings(),
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
-        self.authority = authority
         self.settings = settings
         self.clock = clock
 
@@ -172,15 +169,20 @@ class Sessions:
             raise ProtocolError(f"cnonce must be 8 to {_MAX_CNONCE} bytes")
         kind, signed = signed_response(fields)
         answer = ChallengeAnswer(kind, who.handle, who.index, signed)
+        def proven(txn: ReadTxn) -> tuple[Identity, str | None]:
+            """Who the answer proves, and the print of the key it proved it with (read
+            together: a key changed in between would otherwise bind the session to the new)."""
+            identity = verify_challenge(txn, answer, waiting.nonce, cnonce)
+            return identity, key_print(txn, identity)
+
         try:
-            identity = await self.authority.verify_challenge(answer, waiting.nonce, cnonce)
+            identity, print_ = await self.store.read(proven)
         except AuthenticationFailed:
             await self.close(session_id)  # one try per challenge: no guessing at a secret
             raise
         expires = now + self.settings.session_timeout_s
 
         def run(txn: WriteTxn) -> bool:
-            print_ = key_print(txn, identity)
             return txn.prove_session(session_id, str(identity), print_, expires, now)
 
         if not await self.store.write(run, actor=str(identity)):

@@ -46,7 +46,7 @@ from typing import Any
 import jwt
 from aiohttp import web
 
-from registry.auth import key_print
+from registry.auth import key_print, verify_secret
 from registry.authority import Authority
 from registry.batch import MAX_ITEMS, BatchItem, BatchRejected, BatchTooLarge, Op
 from registry.snms_codec import (
@@ -310,26 +310,28 @@ class SnmsRoutes:
             raise ProtocolError('the body must be {"username": ..., "password": ...} (strings)')
         return Identity.from_text(user), password
 
-    async def _token(self, identity: Identity) -> dict[str, str]:
+    async def _token(self, prove: Callable[[ReadTxn], Identity]) -> dict[str, str]:
+        """A token for the identity ``prove`` finds proven, with the print of its key read in
+        the same transaction (a key changed in between would otherwise be the one named)."""
+
+        def proven(txn: ReadTxn) -> tuple[Identity, str | None]:
+            identity = prove(txn)
+            return identity, key_print(txn, identity)
+
+        identity, print_ = await self.authority.store.read(proven)
         key = await self._token_key()
-        proof = token_proof(
-            key, await self.authority.store.read(lambda txn: key_print(txn, identity))
-        )
         ttl = self.settings.token_ttl_s
-        return {"token": issue_token(identity, key, self.clock(), ttl, proof)}
+        return {"token": issue_token(identity, key, self.clock(), ttl, token_proof(key, print_))}
 
     async def login(self, request: web.Request) -> dict[str, str]:
         identity, password = await self._credentials(request)
         creds = Credentials(identity, password.encode("utf-8"))
-        return await self._token(await self.authority.authenticate(creds))
+        return await self._token(lambda txn: verify_secret(txn, creds))
 
     async def login_cipher(self, request: web.Request) -> dict[str, str]:
         identity, password = await self._credentials(request)
         days = cipher_days(self.clock())
-        proven = await self.authority.store.read(
-            lambda txn: verify_cipher(txn, identity, password, days)
-        )
-        return await self._token(proven)
+        return await self._token(lambda txn: verify_cipher(txn, identity, password, days))
 
     # --- identifiers -------------------------------------------------------------------------
 

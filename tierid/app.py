@@ -201,7 +201,7 @@ def make_app(config: Config) -> web.Application:
     ).add_to(app)
     ReplicationRoutes(authority).add_to(app)
     AdminRoutes(authority).add_to(app)
-    SessionRoutes(Sessions(store, authority, config.sessions)).add_to(app)
+    SessionRoutes(Sessions(store, config.sessions)).add_to(app)
     SnmsRoutes(authority, config.snms, config.data_dir).add_to(app)
     routes.add_proxy_to(app)
     metrics = Metrics(
