@@ -169,6 +169,7 @@ class Sessions:
             raise ProtocolError(f"cnonce must be 8 to {_MAX_CNONCE} bytes")
         kind, signed = signed_response(fields)
         answer = ChallengeAnswer(kind, who.handle, who.index, signed)
+
         def proven(txn: ReadTxn) -> tuple[Identity, str | None]:
             """Who the answer proves, and the print of the key it proved it with (read
             together: a key changed in between would otherwise bind the session to the new)."""

@@ -77,6 +77,7 @@ from resolver.faces.http_common import (
     authorization,
     json_body,
     json_response,
+    method_not_allowed,
 )
 from resolver.handle import normalise
 from resolver.message import Answer, Credentials, Identity, Query
@@ -276,6 +277,8 @@ class SnmsRoutes:
         routes += [(m, "/snms/api/v3/template", templates[m]) for m in ("GET", "POST", "DELETE")]
         for method, path, handler in routes:
             add_route(app, method, path, _answered(handler))
+        for path in dict.fromkeys(path for _, path, _ in routes):  # other methods: 405, not
+            add_route(app, "*", path, method_not_allowed)  # the web proxy reading a handle
 
     # --- authentication ----------------------------------------------------------------------
 
