@@ -130,7 +130,7 @@ class Walker:
         endpoints = self._cached(self.handle_sites, prefix)
         if endpoints is not None:
             try:
-                return await self._follow(endpoints, prefix, query, prefix)
+                return await self._follow(endpoints, prefix, query, prefix, handles=True)
             except (NotResponsible, RecursionTooDeep):
                 # the prefix moved or was unhomed (the old node disowns it or refers back to
                 # itself): forget where it was and walk again from the registries
@@ -142,13 +142,20 @@ class Walker:
         endpoints = self._remember(self.handle_sites, prefix, record)
         if not endpoints:
             raise HandleNotFound(f"prefix {prefix} has no site to resolve it", handle=query.handle)
-        return await self._follow(endpoints, prefix, query, prefix)
+        return await self._follow(endpoints, prefix, query, prefix, handles=True)
 
     async def _follow(
-        self, endpoints: Sequence[str], level: str | None, query: Query, target: str
+        self,
+        endpoints: Sequence[str],
+        level: str | None,
+        query: Query,
+        target: str,
+        *,
+        handles: bool = False,
     ) -> Answer:
-        """Ask ``endpoints`` (known to serve ``level``; None for the roots) and follow
-        referrals towards ``target``, the prefix being looked up."""
+        """Ask ``endpoints`` and follow referrals towards ``target``, the prefix being looked
+        up. The endpoints serve ``level``: its handles (``handles``: a handle site), or the
+        prefixes below it (a registry; None: the roots, which serve every prefix)."""
         seen: set[tuple[frozenset[str], str]] = set()
         current = list(endpoints)
         for _ in range(self.settings.max_referrals + 1):
@@ -163,8 +170,8 @@ class Walker:
             if answer.rc != RC.PREFIX_REFERRAL:
                 return answer
             if answer.referral:
-                level = self._checked_referral(url, answer, level, target)
-                current = self._learn(answer, level)
+                level = self._checked_referral(url, answer, level, target, handles=handles)
+                current, handles = self._learn(answer, level)
             else:  # Handle.Net names no prefix: follow for this lookup only, learn nothing
                 current = endpoints_of(answer.values, self.settings.upstream_protocol)
             if not current:
@@ -177,10 +184,16 @@ class Walker:
         )
 
     @staticmethod
-    def _checked_referral(url: str, referral: Answer, level: str | None, target: str) -> str:
+    def _checked_referral(
+        url: str, referral: Answer, level: str | None, target: str, *, handles: bool
+    ) -> str:
         """The prefix a referral delegates, if the referring server may speak for it: on
-        the way to ``target`` and at or below ``level``. Anything else would let one node
-        redirect lookups for prefixes it does not serve (cache poisoning), so it is refused.
+        the way to ``target``, and below ``level`` when the server is a registry for the
+        prefixes below it, or ``level`` itself, handles only (the prefix moved), when it is
+        the site of ``level``'s handles. Anything else would let one node redirect lookups
+        for prefixes it does not serve (cache poisoning), so it is refused: the site of a
+        prefix's handles claimed its sub-prefixes' registry, and a registry for the prefixes
+        below one claimed that prefix's own handles, before this told them apart.
         """
         try:
             na, delegated = parse(referral.referral or "")
@@ -191,16 +204,22 @@ class Walker:
             ) from exc
         key, goal = normalise(delegated), normalise(target)
         on_path = goal == key or goal.startswith(key + ".")
-        below = level is None or key == normalise(level) or key.startswith(normalise(level) + ".")
-        if not is_prefix_record(na) or not on_path or not below:
+        if handles:
+            kinds = {v.type.upper() for v in referral.values}
+            speaks = key == normalise(level or "") and HS_SITE_PREFIX not in kinds
+        else:
+            speaks = level is None or key.startswith(normalise(level) + ".")
+        if not is_prefix_record(na) or not on_path or not speaks:
             raise UpstreamUnavailable(
                 f"{url} referred {target} to {referral.referral}, outside what it serves"
             )
         return delegated
 
-    def _learn(self, referral: Answer, delegated: str) -> list[str]:
-        """Remember what a referral taught (which prefix is served where)."""
+    def _learn(self, referral: Answer, delegated: str) -> tuple[list[str], bool]:
+        """Remember what a referral taught (which prefix is served where). :returns: the
+        servers to ask next, and whether they are the site of ``delegated``'s handles
+        (else its registry)."""
         kinds = {v.type.upper() for v in referral.values}
         if HS_SITE_PREFIX in kinds:
-            return self._remember(self.derived_sites, delegated, referral)
-        return self._remember(self.handle_sites, delegated, referral)
+            return self._remember(self.derived_sites, delegated, referral), False
+        return self._remember(self.handle_sites, delegated, referral), True

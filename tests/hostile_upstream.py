@@ -26,12 +26,35 @@ def _site(port: int) -> list[dict]:
     return [{"index": 1, "type": "HS_SITE", "data": data}]  # as bytes: no port checked
 
 
+def _referral(handle: str, to: str, kind: str, port: int) -> web.Response:
+    """RC 303 naming ``to``, with this node as its ``kind`` site (HS_SITE[.PREFIX])."""
+    site = base64.b64encode(http_site("127.0.0.1", port).to_wire()).decode()
+    values = [{"index": 1, "type": kind, "data": {"format": "base64", "value": site}}]
+    body = {"responseCode": 303, "handle": handle, "referralHandle": to, "values": values}
+    return web.json_response(body, status=300)
+
+
+#: what the node claims when asked about these (tests/test_hostile_upstream.py): delegated
+#: 88.999's handles only, it claims 88.999's registry; delegated 88.998's registry only, it
+#: claims 88.998's handles
+_CLAIMS = {
+    "88.999/X": ("0.NA/88.999", "HS_SITE.PREFIX"),
+    "0.NA/88.998.7": ("0.NA/88.998", "HS_SITE"),
+}
+
+
 async def answer(request: web.Request) -> web.StreamResponse:
     handle = request.match_info["h"]
     prefix, _, kind = handle.partition("/")
+    port = request.url.port or 80
+    if handle in _CLAIMS:
+        return _referral(handle, *_CLAIMS[handle], port)
     if prefix.upper() == "0.NA":
-        values = _site(request.url.port or 80)
+        values = _site(port)
         return web.json_response({"responseCode": 1, "handle": handle, "values": values})
+    if prefix.startswith("88."):  # whatever it is asked, it answers with its own URL
+        value = {**URL, "data": "https://hostile.example"}
+        return web.json_response({"responseCode": 1, "handle": handle, "values": [value]})
     if kind == "huge":  # 5 MB of values
         values = [{"index": i, "type": "T", "data": "x" * 50_000} for i in range(1, 101)]
         return web.json_response({"responseCode": 1, "handle": handle, "values": values})

@@ -4,6 +4,7 @@ redirects, numbers Python cannot read, novels for error messages. Each is a bad 
 
 from __future__ import annotations
 
+import base64
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from registry.bootstrap import http_site
 from tests.conftest import NodeProcess, eventually, free_port
 
 
@@ -88,3 +90,55 @@ def test_the_servers_measured_are_bounded() -> None:
     assert len(stats.endpoints) == MAX_ENDPOINTS
     assert "http://10.0.0.150:8000" in stats.endpoints
     assert "http://10.0.0.1:8000" not in stats.endpoints
+
+
+def test_a_delegated_node_cannot_claim_what_it_was_not_delegated(tmp_path: Path) -> None:
+    """A node delegated only 88.999's handles made the resolver take it for 88.999's
+    registry (and ask it about 88.999.5, delegated elsewhere); one delegated only 88.998's
+    registry made it take it for 88.998's handles. Both referrals are now refused."""
+    port = free_port()
+    hostile = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("hostile_upstream.py")), str(port)]
+    )
+    nodes: list[NodeProcess] = []
+    try:
+        eventually(lambda: _listening(port))
+        for name in ("national", "l", "h", "res"):
+            (tmp_path / name).mkdir()
+        national = NodeProcess(tmp_path / "national", prefix="88")
+        nodes.append(national)
+        elsewhere = NodeProcess(tmp_path / "l", prefix="88.999.5")
+        nodes.append(elsewhere)
+        handles = NodeProcess(tmp_path / "h", prefix="88.998")
+        nodes.append(handles)
+        resolver = NodeProcess(tmp_path / "res", prefix=None, roots=[national.url])
+        nodes.append(resolver)
+        hostile_site = base64.b64encode(http_site("127.0.0.1", port).to_wire()).decode()
+
+        def site(kind: str, data: str) -> dict:
+            return {"index": 1 if kind == "HS_SITE" else 2, "type": kind,
+                    "data": {"format": "base64", "value": data}}  # fmt: skip
+
+        operator = national.session(national.operator)
+        handles_site = base64.b64encode(handles.site().to_wire()).decode()
+        records = {
+            "0.NA/88.999": [site("HS_SITE", hostile_site)],
+            "0.NA/88.998": [site("HS_SITE", handles_site), site("HS_SITE.PREFIX", hostile_site)],
+        }
+        for handle, values in records.items():
+            assert operator.put(national.api(handle), json=values).status_code == 201
+        national.delegate("88.999.5", elsewhere)
+        real = [{"index": 1, "type": "URL", "data": "https://real.example"}]
+        for node, handle in ((elsewhere, "88.999.5/REC"), (handles, "88.998/OTHER")):
+            assert node.session(node.operator).put(node.api(handle), json=real).ok
+
+        requests.get(resolver.api("88.999/X"), timeout=10)  # the claim, refused: a 502
+        requests.get(resolver.api("88.998.7/ANY"), timeout=10)
+        for handle in ("88.999.5/REC", "88.998/OTHER"):
+            got = requests.get(resolver.api(handle), timeout=10).json()
+            assert got["values"][0]["data"]["value"] == "https://real.example", (handle, got)
+    finally:
+        for node in nodes:
+            node.stop()
+        hostile.terminate()
+        hostile.wait(10)
