@@ -24,6 +24,7 @@ from resolver.hdl_types import (
     UDP_PAYLOAD_SIZE,
     MessageFlag,
 )
+from resolver.ratelimit import HeldPerHost
 
 _twin, IMPLEMENTATION = load_twin("resolver._hdl_codec", "resolver.hdl_codec_py")
 decode_envelope = _twin.decode_envelope
@@ -96,12 +97,15 @@ class UdpReassembler:
     ) -> None:
         self.timeout = timeout
         self.max_pending = max_pending
-        self.max_per_host = max_per_host
+        self._held = HeldPerHost(max_per_host)
         self.max_bytes = max_bytes
         self.max_length = max_length
         self._pending: dict[tuple[Hashable, int, int], _Partial] = {}
-        self._per_host: dict[Hashable, int] = {}
         self._bytes = 0
+
+    @property
+    def max_per_host(self) -> int:
+        return self._held.per_host
 
     def __len__(self) -> int:
         """Partial messages held."""
@@ -132,10 +136,8 @@ class UdpReassembler:
         key = (peer, envelope.session_id, envelope.request_id)
         partial = self._pending.get(key)
         if partial is None:
-            host = _host(peer)
-            if self._per_host.get(host, 0) >= self.max_per_host:
+            if not self._held.admit(_host(peer)):
                 return None  # the sender retries, or asks over TCP
-            self._per_host[host] = self._per_host.get(host, 0) + 1
             partial = self._pending[key] = _Partial(now, length, count, packet[:12])
         elif partial.length != length:
             raise ProtocolError("packets of one message disagree on its length")
@@ -153,11 +155,7 @@ class UdpReassembler:
     def _drop(self, key: tuple[Hashable, int, int]) -> None:
         partial = self._pending.pop(key)
         self._bytes -= sum(len(c) for c in partial.chunks.values())
-        host = _host(key[0])
-        if self._per_host[host] == 1:
-            del self._per_host[host]
-        else:
-            self._per_host[host] -= 1
+        self._held.leave(_host(key[0]))
 
     def _expire(self, now: float) -> None:
         """Drop messages older than the timeout (the dict is oldest first)."""

@@ -1,5 +1,6 @@
-"""Per-client rate limits: a token bucket for each client address, so a flood from one
-address is slowed without slowing anyone else. No I/O; the clock is passed in.
+"""Per-client limits: a token bucket for each client address, so a flood from one address
+is slowed without slowing anyone else (and :class:`HeldPerHost`, what one host may hold at
+once). No I/O; the clock is passed in.
 
 Each address gets ``burst`` requests at once and ``rate`` more per second. The buckets of
 at most ``max_clients`` addresses are kept, the least recently seen forgotten first (a
@@ -15,8 +16,35 @@ from __future__ import annotations
 import ipaddress
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
+
+
+class HeldPerHost:
+    """What each client host holds at once (connections, half-received messages): at most
+    ``per_host``, so one host cannot take what every other needs too."""
+
+    def __init__(self, per_host: int) -> None:
+        self.per_host = per_host
+        self.refused = 0
+        self._held: dict[Hashable, int] = {}
+
+    def admit(self, host: Hashable) -> bool:
+        """Count one more for ``host``; False (and not counted) past the limit."""
+        held = self._held.get(host, 0)
+        if held >= self.per_host:
+            self.refused += 1
+            return False
+        self._held[host] = held + 1
+        return True
+
+    def leave(self, host: Hashable) -> None:
+        """Count one fewer for ``host`` (one :meth:`admit` took)."""
+        held = self._held[host] - 1
+        if held:
+            self._held[host] = held
+        else:
+            del self._held[host]
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,13 +59,12 @@ from resolver.faces.sockets import (
     HotUdpProtocol,
     IdleClosingProtocol,
     Listeners,
-    TcpClients,
 )
 from resolver.gs1.bindings import Gs1Resolver
 from resolver.gs1.keys import Gs1Key
 from resolver.handle import normalise
 from resolver.message import Answer, Query
-from resolver.ratelimit import RateLimiter
+from resolver.ratelimit import HeldPerHost, RateLimiter
 from resolver.values import lifetime
 
 log = logging.getLogger("tierid.dns")
@@ -404,7 +403,7 @@ class DnsFace:
             reuse_port=reuse_port,
         )
         self.tasks = FaceTasks(settings.max_pending, log, "DNS query")
-        self.tcp_clients = TcpClients(settings.tcp_per_client)
+        self.tcp_clients = HeldPerHost(settings.tcp_per_client)
 
     def counters(self) -> dict[str, int]:
         """Every counter, queries answered from stored bytes included."""

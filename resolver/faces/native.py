@@ -29,11 +29,10 @@ from resolver.faces.sockets import (
     HotUdpProtocol,
     IdleClosingProtocol,
     Listeners,
-    TcpClients,
 )
 from resolver.hdl_codec import UdpReassembler, decode_envelope, split_udp
 from resolver.hdl_types import ENVELOPE_SIZE, HEADER_SIZE, OpFlag
-from resolver.ratelimit import RateLimiter
+from resolver.ratelimit import HeldPerHost, RateLimiter
 
 log = logging.getLogger("tierid.handle")
 
@@ -181,7 +180,7 @@ class NativeFace:
         self.limiter = limiter
         self.settings = settings
         self.tasks = FaceTasks(settings.max_pending, log, "Handle request")
-        self.tcp_clients = TcpClients(settings.tcp_per_client)
+        self.tcp_clients = HeldPerHost(settings.tcp_per_client)
         self.listeners = Listeners(
             settings.host,
             settings.port,

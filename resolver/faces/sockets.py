@@ -10,7 +10,7 @@ import logging
 import socket
 from collections.abc import Awaitable, Callable
 
-from resolver.ratelimit import RateLimiter
+from resolver.ratelimit import HeldPerHost, RateLimiter
 
 
 class FaceTasks:
@@ -88,33 +88,6 @@ class HotUdpProtocol(asyncio.DatagramProtocol):
         self.log.debug("UDP error: %s", exc)
 
 
-class TcpClients:
-    """The TCP connections of one face by client host: at most ``per_host`` at once from
-    one host (one client opening hundreds of connections, each holding half a message,
-    held a buffer for each)."""
-
-    def __init__(self, per_host: int) -> None:
-        self.per_host = per_host
-        self.refused = 0
-        self._open: dict[str, int] = {}
-
-    def admit(self, host: str) -> bool:
-        """Count a new connection from ``host``; False (and not counted) past the limit."""
-        held = self._open.get(host, 0)
-        if held >= self.per_host:
-            self.refused += 1
-            return False
-        self._open[host] = held + 1
-        return True
-
-    def leave(self, host: str) -> None:
-        held = self._open[host] - 1
-        if held:
-            self._open[host] = held
-        else:
-            del self._open[host]
-
-
 class IdleClosingProtocol(asyncio.Protocol):
     """A TCP connection closed after ``idle_timeout`` seconds without a request: subclasses
     call :meth:`touch` when a request starts or ends (not on every byte, or a client sending
@@ -126,8 +99,10 @@ class IdleClosingProtocol(asyncio.Protocol):
     up, and subclasses with a backlog of their own say when it is full
     (:meth:`backlog_full`) and call :meth:`resume_reading` when it empties."""
 
-    def __init__(self, idle_timeout: float, clients: TcpClients | None = None) -> None:
-        """``clients``: the face's connections, which this one joins (or is refused by)."""
+    def __init__(self, idle_timeout: float, clients: HeldPerHost | None = None) -> None:
+        """``clients``: the face's connections by client host, which this one joins (or is
+        refused by: one client opening hundreds of connections, each holding half a
+        message, held a buffer for each)."""
         self.idle_timeout = idle_timeout
         self.clients = clients
         self.transport: asyncio.Transport | None = None
