@@ -353,8 +353,7 @@ class _TcpProtocol(IdleClosingProtocol):
                 self._send(out)
             else:
                 self.pending += 1
-                if self.backlog_full() and self.transport is not None:
-                    self.transport.pause_reading()
+                self.pause_reading_if_full()
                 self.face.spawn(self._full(message), bounded=False)
 
     def _over_limit(self) -> bool:

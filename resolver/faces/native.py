@@ -128,8 +128,7 @@ class _TcpProtocol(IdleClosingProtocol):
             self.queue.put_nowait(bytes(self.buffer[:end]))
             del self.buffer[:end]
             self.touch()
-        if self.backlog_full() and self.transport is not None:
-            self.transport.pause_reading()
+        self.pause_reading_if_full()
 
     async def _work(self) -> None:
         while True:

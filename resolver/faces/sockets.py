@@ -97,7 +97,8 @@ class IdleClosingProtocol(asyncio.Protocol):
     when the client does not read its answers, and then this stops reading from it (its
     answers would otherwise pile up here); :meth:`writable` waits for the client to catch
     up, and subclasses with a backlog of their own say when it is full
-    (:meth:`backlog_full`) and call :meth:`resume_reading` when it empties."""
+    (:meth:`backlog_full`), calling :meth:`pause_reading_if_full` as it grows and
+    :meth:`resume_reading` as it empties."""
 
     def __init__(self, idle_timeout: float, clients: HeldPerHost | None = None) -> None:
         """``clients``: the face's connections by client host, which this one joins (or is
@@ -134,6 +135,11 @@ class IdleClosingProtocol(asyncio.Protocol):
     def backlog_full(self) -> bool:
         """Whether requests already read wait in such numbers that no more should be."""
         return False
+
+    def pause_reading_if_full(self) -> None:
+        """Stop reading while the backlog is full (:meth:`resume_reading` reads again)."""
+        if self.transport is not None and self.backlog_full():
+            self.transport.pause_reading()
 
     def resume_reading(self) -> None:
         """Read again, unless the client is not reading or the backlog is full."""
