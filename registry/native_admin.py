@@ -27,7 +27,7 @@ from resolver.hdl_types import (
     ValuesRequest,
 )
 from resolver.hdl_types import OpCode as OC
-from resolver.json_values import MAX_REFERENCES, MAX_TTL, check_type
+from resolver.json_values import MAX_INDEX, MAX_REFERENCES, MAX_TTL, check_type
 from resolver.message import Identity
 from resolver.values import TTL_ABSOLUTE, TTL_RELATIVE, HandleValue
 
@@ -73,8 +73,8 @@ class _AdminOperations:
 
     def _values(self, body: ValuesRequest) -> Sequence[HandleValue]:
         for v in body.values:  # sizes and duplicates are the authority's checks
-            if not 0 < v.index <= 0x7FFFFFFF:
-                raise InvalidValue(f"value index must be from 1 to {0x7FFFFFFF}")
+            if not 0 < v.index <= MAX_INDEX:
+                raise InvalidValue(f"value index must be from 1 to {MAX_INDEX}")
             check_type(v.index, v.type)
             if v.ttl_type not in (TTL_RELATIVE, TTL_ABSOLUTE):
                 raise InvalidValue(f"value {v.index}: ttl type must be 0 (relative) or 1")
