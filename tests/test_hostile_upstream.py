@@ -5,9 +5,11 @@ redirects, numbers Python cannot read, novels for error messages. Each is a bad 
 from __future__ import annotations
 
 import base64
+import contextlib
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -17,24 +19,31 @@ from registry.bootstrap import http_site
 from tests.conftest import NodeProcess, eventually, free_port
 
 
-@pytest.fixture(scope="module")
-def resolver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:
+@contextmanager
+def hostile_node() -> Iterator[int]:
+    """tests/hostile_upstream.py running on a free port (yielded) until the block ends."""
     port = free_port()
     hostile = subprocess.Popen(
         [sys.executable, str(Path(__file__).with_name("hostile_upstream.py")), str(port)]
     )
-    node = None
     try:
         eventually(lambda: _listening(port))
+        yield port
+    finally:
+        hostile.terminate()
+        hostile.wait(10)
+
+
+@pytest.fixture(scope="module")
+def resolver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:
+    with hostile_node() as port:
         node = NodeProcess(
             tmp_path_factory.mktemp("res"), prefix=None, roots=[f"http://127.0.0.1:{port}"]
         )
-        yield node
-    finally:
-        if node is not None:
+        try:
+            yield node
+        finally:
             node.stop()
-        hostile.terminate()
-        hostile.wait(10)
 
 
 def _listening(port: int) -> bool:
@@ -96,23 +105,18 @@ def test_a_delegated_node_cannot_claim_what_it_was_not_delegated(tmp_path: Path)
     """A node delegated only 88.999's handles made the resolver take it for 88.999's
     registry (and ask it about 88.999.5, delegated elsewhere); one delegated only 88.998's
     registry made it take it for 88.998's handles. Both referrals are now refused."""
-    port = free_port()
-    hostile = subprocess.Popen(
-        [sys.executable, str(Path(__file__).with_name("hostile_upstream.py")), str(port)]
-    )
-    nodes: list[NodeProcess] = []
-    try:
-        eventually(lambda: _listening(port))
+    with contextlib.ExitStack() as stack:
+        port = stack.enter_context(hostile_node())
         for name in ("national", "l", "h", "res"):
             (tmp_path / name).mkdir()
         national = NodeProcess(tmp_path / "national", prefix="88")
-        nodes.append(national)
+        stack.callback(national.stop)
         elsewhere = NodeProcess(tmp_path / "l", prefix="88.999.5")
-        nodes.append(elsewhere)
+        stack.callback(elsewhere.stop)
         handles = NodeProcess(tmp_path / "h", prefix="88.998")
-        nodes.append(handles)
+        stack.callback(handles.stop)
         resolver = NodeProcess(tmp_path / "res", prefix=None, roots=[national.url])
-        nodes.append(resolver)
+        stack.callback(resolver.stop)
         hostile_site = base64.b64encode(http_site("127.0.0.1", port).to_wire()).decode()
 
         def site(kind: str, data: str) -> dict:
@@ -137,8 +141,3 @@ def test_a_delegated_node_cannot_claim_what_it_was_not_delegated(tmp_path: Path)
         for handle in ("88.999.5/REC", "88.998/OTHER"):
             got = requests.get(resolver.api(handle), timeout=10).json()
             assert got["values"][0]["data"]["value"] == "https://real.example", (handle, got)
-    finally:
-        for node in nodes:
-            node.stop()
-        hostile.terminate()
-        hostile.wait(10)
