@@ -205,8 +205,7 @@ class Walker:
         key, goal = normalise(delegated), normalise(target)
         on_path = goal == key or goal.startswith(key + ".")
         if handles:
-            kinds = {v.type.upper() for v in referral.values}
-            speaks = key == normalise(level or "") and HS_SITE_PREFIX not in kinds
+            speaks = key == normalise(level or "") and not _names_registry(referral)
         else:
             speaks = level is None or key.startswith(normalise(level) + ".")
         if not is_prefix_record(na) or not on_path or not speaks:
@@ -219,7 +218,12 @@ class Walker:
         """Remember what a referral taught (which prefix is served where). :returns: the
         servers to ask next, and whether they are the site of ``delegated``'s handles
         (else its registry)."""
-        kinds = {v.type.upper() for v in referral.values}
-        if HS_SITE_PREFIX in kinds:
+        if _names_registry(referral):
             return self._remember(self.derived_sites, delegated, referral), False
         return self._remember(self.handle_sites, delegated, referral), True
+
+
+def _names_registry(referral: Answer) -> bool:
+    """Whether a referral names a registry of prefixes (HS_SITE.PREFIX), not the site of a
+    prefix's handles."""
+    return any(v.type.upper() == HS_SITE_PREFIX for v in referral.values)
