@@ -13,10 +13,12 @@ import io
 import re
 from collections.abc import Callable
 from html import escape
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import segno
 from PIL import Image, ImageDraw, ImageFont
+
+from resolver.http_client import path_of
 
 #: QR's alphanumeric mode character set
 _ALPHANUMERIC = re.compile(r"[0-9A-Z $%*+\-./:]*")
@@ -26,7 +28,7 @@ BORDER = 4
 
 def label_url(root: str, handle: str) -> str:
     """The resolver URL a label encodes: ``<root>/<identifier>``."""
-    url = f"{root.rstrip('/')}/{quote(handle, safe='/:@!$&()*+,;=-._~')}"
+    url = f"{root.rstrip('/')}/{path_of(handle)}"
     if urlsplit(root).path.strip("/") == "" and _ALPHANUMERIC.fullmatch(url.upper()):
         return url.upper()
     return url

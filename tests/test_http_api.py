@@ -474,3 +474,5 @@ def test_record_pages_link_only_to_records(node: NodeProcess, pumps: requests.Se
     href = re.search(r'href="(/88\.118\.8/A/[^"]+)"', page).group(1).replace("&amp;", "&")
     followed = requests.get(node.url + href.split("?")[0], allow_redirects=False)
     assert followed.headers["Location"] == "https://pumps.example/dotted"
+    own = requests.get(node.url + href).text  # its page's JSON link keeps the dots too
+    assert 'href="/api/handles/88.118.8/A/%2E%2E/B"' in own

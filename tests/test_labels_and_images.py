@@ -165,6 +165,15 @@ def test_label_files_of_two_identifiers_never_collide() -> None:
     assert len(label_name("88.118.8/" + "X" * 246)) < 120  # a file name the system takes
 
 
+def test_a_label_url_keeps_dot_segments() -> None:
+    """A scanner's browser drops "/../" from a URL: the label encodes it (in capitals, as
+    every character then fits QR's alphanumeric mode)."""
+    from resolver.labels import label_url
+
+    url = label_url("https://id.example.cn", "88.1/Y/../S")
+    assert url == "HTTPS://ID.EXAMPLE.CN/88.1/Y/%2E%2E/S"
+
+
 def test_a_long_identifier_is_printed_whole_within_the_label() -> None:
     """It was one line of about 1,500 px under a 260 px symbol, cut at both edges."""
     from resolver.labels import label_svg, label_url

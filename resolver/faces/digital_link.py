@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from urllib.parse import quote
 
 import yarl
 from aiohttp import web
@@ -30,6 +29,7 @@ from resolver.gs1.dictionary import table
 from resolver.gs1.keys import Gs1Key
 from resolver.gs1.links import GS1_VOC, Link, link_type_uri
 from resolver.gs1.offer import LINKSET_CONTEXT, Offer, build_offer, choose
+from resolver.http_client import path_of
 from resolver.negotiation import media_matches, parse_ranges, prefer
 
 LINKSET_TYPE = "application/linkset+json"
@@ -156,7 +156,7 @@ class DigitalLinkRoutes:
         return Gs1Key.of(link.key.ai, link.key.value, qualifiers), link
 
     def _page_url(self, request: web.Request, handle: str) -> str:
-        return f"{self._root(request)}/{quote(handle, safe='/')}?noredirect"
+        return f"{self._root(request)}/{path_of(handle)}?noredirect"
 
     def _answer(self, request: web.Request, offer: Offer, params: dict[str, str]) -> web.Response:
         wanted = params.get("linktype")

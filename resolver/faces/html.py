@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from html import escape
-from urllib.parse import quote
 
 from resolver.errors import InvalidHandle
 from resolver.gs1.links import GS1_LINK, Link, curie, links_of
 from resolver.handle import parse
-from resolver.http_client import path_of
+from resolver.http_client import handle_path, path_of
 from resolver.json_values import data_to_json, iso_time
 from resolver.templates import REF_TYPE, TEMPLATE_TYPE, VERSION_TYPE
 from resolver.values import HS_ALIAS, HandleValue
@@ -59,10 +58,6 @@ def _href(handle: str) -> str | None:
     except InvalidHandle:
         return None
     return "/" + path_of(handle) + "?noredirect"
-
-
-def _api_href(handle: str) -> str:
-    return "/api/handles/" + quote(handle, safe="/")
 
 
 def label_of(value_type: str) -> str:
@@ -139,7 +134,7 @@ def record_page(
         "<details><summary>All values</summary>"
         "<table><tr><th>Index</th><th>Type</th><th>Data</th><th>Updated</th></tr>"
         f"{rows}</table></details>"
-        f'<p class=muted><a href="{escape(_api_href(handle), quote=True)}">JSON</a></p>'
+        f'<p class=muted><a href="{escape(handle_path(handle), quote=True)}">JSON</a></p>'
     )
     body = "".join(sections)
     return _page(title, body)
